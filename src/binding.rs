@@ -1,0 +1,432 @@
+//! The JavaScript surface (CONTRACT.md): converts options, results, errors and callbacks
+//! between JS and the core, and nothing else.
+
+use crate::config::{Config, ConfigInput, PathsInput, StorageKind};
+use crate::errors::AuthError;
+use crate::mcp::McpAccess;
+use crate::secret::Secret;
+use crate::session::{AuthCore, AuthStatus};
+use crate::storage::{MemoryStore, SessionStore};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// Turns a core error into a JS `Error` with the contract's stable `code`.
+fn js_error(env: &Env, err: AuthError) -> Error {
+    let build = || -> Result<Error> {
+        let mut error = env.create_error(Error::from_reason(err.message.clone()))?;
+        error.set_named_property("code", err.code.as_str())?;
+        Ok(Error::from(error.to_unknown()))
+    };
+    build().unwrap_or_else(|failure| failure)
+}
+
+/// Runs a core future on the addon's runtime and settles a promise with its outcome.
+fn settle<'env, T, V, F>(
+    env: &'env Env,
+    work: F,
+    convert: impl 'static + FnOnce(T) -> V,
+) -> Result<PromiseRaw<'env, V>>
+where
+    T: 'static + Send,
+    V: ToNapiValue,
+    F: 'static + Send + std::future::Future<Output = crate::errors::Result<T>>,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, outcome| {
+        outcome.map(convert).map_err(|err| js_error(env, err))
+    })
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct PathOptions {
+    #[napi(ts_type = "string | null")]
+    pub csrf: Option<Either<String, Null>>,
+    pub login: Option<String>,
+    pub logout: Option<String>,
+    pub status: Option<String>,
+    pub token: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub refresh: Option<Either<String, Null>>,
+    pub jwks: Option<String>,
+}
+
+#[napi(object)]
+pub struct AuthClientOptions {
+    /// Flask API origin: `https://`, or `http://` to loopback only.
+    pub base_url: String,
+    pub paths: Option<PathOptions>,
+    pub issuer: Option<String>,
+    pub audience: Option<Either<String, Vec<String>>>,
+    pub algorithms: Option<Vec<String>>,
+    pub leeway_seconds: Option<f64>,
+    pub refresh_before_expiry_seconds: Option<f64>,
+    pub request_timeout_ms: Option<f64>,
+    #[napi(ts_type = "'keyring' | 'memory'")]
+    pub storage: Option<String>,
+    pub keyring_service: Option<String>,
+    pub account: Option<String>,
+    pub trusted_origins: Option<Vec<String>>,
+    #[napi(ts_type = "'none' | 'memory'")]
+    pub storage_fallback: Option<String>,
+    #[napi(ts_type = "'error' | 'warn' | 'info' | 'debug' | 'trace'")]
+    pub log_level: Option<String>,
+}
+
+fn nullable_path(value: Option<Either<String, Null>>) -> Option<Option<String>> {
+    value.map(|v| match v {
+        Either::A(path) => Some(path),
+        Either::B(Null) => None,
+    })
+}
+
+impl From<AuthClientOptions> for ConfigInput {
+    fn from(options: AuthClientOptions) -> Self {
+        let paths = options.paths.unwrap_or_default();
+        ConfigInput {
+            base_url: options.base_url,
+            paths: PathsInput {
+                csrf: nullable_path(paths.csrf),
+                login: paths.login,
+                logout: paths.logout,
+                status: paths.status,
+                token: paths.token,
+                refresh: nullable_path(paths.refresh),
+                jwks: paths.jwks,
+            },
+            issuer: options.issuer,
+            audience: match options.audience {
+                None => Vec::new(),
+                Some(Either::A(one)) => vec![one],
+                Some(Either::B(many)) => many,
+            },
+            algorithms: options.algorithms,
+            leeway_seconds: options.leeway_seconds,
+            refresh_before_expiry_seconds: options.refresh_before_expiry_seconds,
+            request_timeout_ms: options.request_timeout_ms,
+            storage: options.storage,
+            keyring_service: options.keyring_service,
+            account: options.account,
+            trusted_origins: options.trusted_origins,
+            storage_fallback: options.storage_fallback,
+            log_level: options.log_level,
+        }
+    }
+}
+
+#[napi(object, js_name = "User")]
+pub struct JsUser {
+    pub id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+#[napi(object, js_name = "AuthErrorInfo")]
+pub struct JsErrorInfo {
+    pub code: String,
+    pub message: String,
+}
+
+#[napi(object, js_name = "AuthStatus", use_nullable = true)]
+pub struct JsAuthStatus {
+    #[napi(ts_type = "'signed-out' | 'valid' | 'refreshing' | 'expired' | 'login-required' | 'offline'")]
+    pub state: String,
+    pub authenticated: bool,
+    pub user: Option<JsUser>,
+    /// ms since the epoch, of the current JWT.
+    pub expires_at: Option<f64>,
+    pub last_error: Option<JsErrorInfo>,
+    pub persistent: bool,
+}
+
+impl From<AuthStatus> for JsAuthStatus {
+    fn from(status: AuthStatus) -> Self {
+        JsAuthStatus {
+            state: status.state.as_str().to_string(),
+            authenticated: status.authenticated,
+            user: status.user.map(|user| JsUser {
+                id: user.id,
+                email: user.email,
+                display_name: user.display_name,
+                roles: user.roles,
+            }),
+            expires_at: status.expires_at.map(|ms| ms as f64),
+            last_error: status.last_error.map(|err| JsErrorInfo {
+                code: err.code.as_str().to_string(),
+                message: err.message,
+            }),
+            persistent: status.persistent,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct LoginCredentials {
+    pub email: String,
+    pub password: String,
+    pub remember: Option<bool>,
+}
+
+#[napi(object, js_name = "LogRecord")]
+pub struct JsLogRecord {
+    #[napi(ts_type = "'error' | 'warn' | 'info' | 'debug' | 'trace'")]
+    pub level: String,
+    pub message: String,
+    pub fields: Option<std::collections::HashMap<String, String>>,
+}
+
+#[napi(object, js_name = "OAuthTokens")]
+pub struct JsOAuthTokens {
+    #[napi(js_name = "access_token")]
+    pub access_token: String,
+    #[napi(js_name = "token_type", ts_type = "'Bearer'")]
+    pub token_type: String,
+    #[napi(js_name = "expires_in")]
+    pub expires_in: Option<f64>,
+}
+
+#[napi]
+pub struct AuthClient {
+    core: Arc<AuthCore>,
+}
+
+fn build_store(config: &Config) -> Arc<dyn SessionStore> {
+    match config.storage {
+        StorageKind::Keyring | StorageKind::Memory | StorageKind::Custom => {
+            MemoryStore::new(&config.keyring_service, &config.account)
+        }
+    }
+}
+
+#[napi]
+impl AuthClient {
+    /// Validates the options; never does I/O.
+    #[napi(constructor)]
+    pub fn new(env: Env, options: AuthClientOptions) -> Result<Self> {
+        let config = Config::from_input(options.into()).map_err(|err| js_error(&env, err))?;
+        let store = build_store(&config);
+        let core = AuthCore::new(config, store).map_err(|err| js_error(&env, err))?;
+        Ok(AuthClient { core })
+    }
+
+    /// Session login, then a JWT verified against the JWKS, then stored.
+    #[napi(ts_return_type = "Promise<AuthStatus>")]
+    pub fn login<'env>(
+        &self,
+        env: &'env Env,
+        credentials: LoginCredentials,
+    ) -> Result<PromiseRaw<'env, JsAuthStatus>> {
+        let core = self.core.clone();
+        let password = Secret::new(credentials.password);
+        let remember = credentials.remember.unwrap_or(true);
+        settle(
+            env,
+            async move { core.login(&credentials.email, password, remember).await },
+            JsAuthStatus::from,
+        )
+    }
+
+    /// Tells the server (best effort), then wipes memory and storage.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn logout<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let core = self.core.clone();
+        settle(env, async move { core.logout().await }, |()| ())
+    }
+
+    /// Loads a stored session; no network while the stored JWT is valid.
+    #[napi(ts_return_type = "Promise<AuthStatus>")]
+    pub fn restore<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, JsAuthStatus>> {
+        let core = self.core.clone();
+        settle(env, async move { core.restore().await }, JsAuthStatus::from)
+    }
+
+    /// A verified, unexpired JWT; concurrent callers share one refresh.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn get_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
+        let core = self.core.clone();
+        settle(env, async move { core.get_token().await }, |token| token.expose().to_string())
+    }
+
+    /// Forces a new JWT (single flight).
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn refresh_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
+        let core = self.core.clone();
+        settle(env, async move { core.refresh_token().await }, |token| token.expose().to_string())
+    }
+
+    /// The current JWT without network or refresh.
+    #[napi]
+    pub fn get_stored_jwt_token(&self) -> Option<String> {
+        self.core.stored_token().map(|token| token.expose().to_string())
+    }
+
+    /// Signature (cached JWKS), algorithm, time and audience claims; default: the stored token.
+    #[napi]
+    pub fn is_jwt_token_valid(&self, token: Option<String>) -> bool {
+        self.core.is_token_valid(token.as_deref())
+    }
+
+    #[napi]
+    pub fn is_authenticated(&self) -> bool {
+        self.core.is_authenticated()
+    }
+
+    #[napi]
+    pub fn status(&self) -> JsAuthStatus {
+        self.core.status().into()
+    }
+
+    /// Calls `callback` on every change of the status; returns the unsubscribe function.
+    #[napi(ts_args_type = "callback: (status: AuthStatus) => void", ts_return_type = "() => void")]
+    pub fn on_status_change<'env>(
+        &self,
+        env: &'env Env,
+        callback: Function<'env, JsAuthStatus, ()>,
+    ) -> Result<Function<'env, (), ()>> {
+        let listener = callback
+            .build_threadsafe_function::<JsAuthStatus>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let id = self.core.on_status_change(Arc::new(move |status: &AuthStatus| {
+            listener.call_with_return_value(
+                JsAuthStatus::from(status.clone()),
+                ThreadsafeFunctionCallMode::NonBlocking,
+                |_outcome, _env| Ok(()),
+            );
+        }));
+        let core = self.core.clone();
+        env.create_function_from_closure("unsubscribe", move |_| {
+            core.remove_status_watcher(id);
+            Ok(())
+        })
+    }
+
+    /// Structured log records from the Rust side; never a token, cookie or password.
+    #[napi(ts_args_type = "callback: (record: LogRecord) => void", ts_return_type = "() => void")]
+    pub fn on_log<'env>(
+        &self,
+        env: &'env Env,
+        callback: Function<'env, JsLogRecord, ()>,
+    ) -> Result<Function<'env, (), ()>> {
+        let listener = callback
+            .build_threadsafe_function::<JsLogRecord>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let id = self.core.logger.subscribe(Arc::new(move |record: &crate::log::LogRecord| {
+            let fields = (!record.fields.is_empty()).then(|| record.fields.iter().cloned().collect());
+            listener.call_with_return_value(
+                JsLogRecord {
+                    level: record.level.as_str().to_string(),
+                    message: record.message.clone(),
+                    fields,
+                },
+                ThreadsafeFunctionCallMode::NonBlocking,
+                |_outcome, _env| Ok(()),
+            );
+        }));
+        let logger = self.core.logger.clone();
+        env.create_function_from_closure("unsubscribe", move |_| {
+            logger.unsubscribe(id);
+            Ok(())
+        })
+    }
+
+    /// The app forwards Electron `powerMonitor` resume / unlock-screen: re-check expiry now.
+    #[napi]
+    pub fn notify_resume(&self) {
+        let core = self.core.clone();
+        napi::bindgen_prelude::within_runtime_if_available(move || core.notify_resume());
+    }
+
+    /// A provider for one MCP server; throws unless its origin is in `trustedOrigins`.
+    #[napi]
+    pub fn mcp_provider(&self, env: Env, server_url: String) -> Result<McpAuthProvider> {
+        let access = McpAccess::new(self.core.clone(), &server_url).map_err(|err| js_error(&env, err))?;
+        Ok(McpAuthProvider {
+            access: Arc::new(access),
+        })
+    }
+
+    /// Whether `url` may receive the JWT (exact origin match against `trustedOrigins`).
+    #[napi]
+    pub fn is_trusted_url(&self, url: String) -> bool {
+        crate::mcp::trusted_origin_of(&self.core, &url).is_ok()
+    }
+}
+
+#[napi]
+pub struct McpAuthProvider {
+    access: Arc<McpAccess>,
+}
+
+#[napi]
+impl McpAuthProvider {
+    /// The origin this provider hands tokens to.
+    #[napi(getter)]
+    pub fn origin(&self) -> String {
+        self.access.origin().to_string()
+    }
+
+    /// `OAuthClientProvider.tokens()` of the MCP SDK; `undefined` only when signed out.
+    #[napi(ts_return_type = "Promise<OAuthTokens | undefined>")]
+    pub fn tokens<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<JsOAuthTokens>>> {
+        let access = self.access.clone();
+        settle(env, async move { access.tokens().await }, |tokens| {
+            tokens.map(|t| JsOAuthTokens {
+                access_token: t.access_token.expose().to_string(),
+                token_type: "Bearer".to_string(),
+                expires_in: t.expires_in.map(|s| s as f64),
+            })
+        })
+    }
+
+    /// `AuthProvider.token()` of `@modelcontextprotocol/client` 2.x.
+    #[napi(ts_return_type = "Promise<string | undefined>")]
+    pub fn token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<String>>> {
+        let access = self.access.clone();
+        settle(env, async move { access.token().await }, |token| {
+            token.map(|t| t.expose().to_string())
+        })
+    }
+
+    /// The server said 401: drop this JWT and refresh once (shared); never an OAuth flow.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn on_unauthorized<'env>(
+        &self,
+        env: &'env Env,
+        rejected_token: Option<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let access = self.access.clone();
+        settle(
+            env,
+            async move { access.on_unauthorized(rejected_token.as_deref()).await },
+            |()| (),
+        )
+    }
+
+    /// `"tokens"` / `"all"`: as `onUnauthorized`; other scopes hold nothing to invalidate.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn invalidate_credentials<'env>(
+        &self,
+        env: &'env Env,
+        scope: Option<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let access = self.access.clone();
+        let drops_token = matches!(scope.as_deref(), None | Some("tokens") | Some("all"));
+        settle(
+            env,
+            async move {
+                if drops_token {
+                    access.on_unauthorized(None).await
+                } else {
+                    Ok(())
+                }
+            },
+            |()| (),
+        )
+    }
+}

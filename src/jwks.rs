@@ -1,0 +1,351 @@
+//! The API's published keys: parsing a JWKS into keys we can verify with, and a cache that
+//! refetches once when a token names a key it has not seen (rotation), but not again for the
+//! same unknown key within a cooldown, so a flood of bad tokens cannot flood the API.
+
+use crate::errors::{AuthError, Result};
+use crate::jwt::{self, ClaimRules, DecodedToken};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use parking_lot::Mutex;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// RSA moduli below this are refused: 2048 bits is the floor of every current guideline.
+const MIN_RSA_BITS: usize = 2048;
+/// How long an unknown `kid` that already caused a refetch is not refetched for again.
+pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+/// Bounds the memory a stream of distinct unknown kids can take.
+const MAX_REMEMBERED_KIDS: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyFamily {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl KeyFamily {
+    fn fits(self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (
+                KeyFamily::Rsa,
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
+            ) | (KeyFamily::P256, Algorithm::ES256)
+                | (KeyFamily::P384, Algorithm::ES384)
+                | (KeyFamily::Ed25519, Algorithm::EdDSA)
+        )
+    }
+}
+
+pub struct PublicKey {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    family: KeyFamily,
+    key: DecodingKey,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("family", &self.family)
+            .finish()
+    }
+}
+
+/// The usable keys of one JWKS document.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<PublicKey>,
+    /// The JWKS document as served (public keys only), kept so it can be stored and reused.
+    pub document: String,
+    /// Keys present in the document but not usable (wrong `use`, weak, malformed, `oct`).
+    pub skipped: usize,
+}
+
+fn b64_field(jwk: &Value, name: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok()
+}
+
+fn parse_key(jwk: &Value) -> Option<PublicKey> {
+    if let Some(usage) = jwk.get("use") {
+        if usage.as_str() != Some("sig") {
+            return None;
+        }
+    }
+    let kid = match jwk.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return None,
+    };
+    let alg = match jwk.get("alg") {
+        None => None,
+        Some(Value::String(name)) => Some(jwt::parse_algorithm(name).ok()?),
+        Some(_) => return None,
+    };
+    let (family, key) = match jwk.get("kty")?.as_str()? {
+        "RSA" => {
+            let n = b64_field(jwk, "n")?;
+            let e = b64_field(jwk, "e")?;
+            let significant = n.iter().skip_while(|b| **b == 0).count();
+            let bits = significant * 8 - n.iter().find(|b| **b != 0)?.leading_zeros() as usize;
+            if bits < MIN_RSA_BITS || e.is_empty() || e.len() > 8 {
+                return None;
+            }
+            (KeyFamily::Rsa, DecodingKey::from_rsa_raw_components(&n, &e))
+        }
+        "EC" => {
+            let (family, size) = match jwk.get("crv")?.as_str()? {
+                "P-256" => (KeyFamily::P256, 32),
+                "P-384" => (KeyFamily::P384, 48),
+                _ => return None,
+            };
+            let (x, y) = (b64_field(jwk, "x")?, b64_field(jwk, "y")?);
+            if x.len() != size || y.len() != size {
+                return None;
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (family, DecodingKey::from_ec_der(&point))
+        }
+        "OKP" if jwk.get("crv")?.as_str()? == "Ed25519" => {
+            let x = b64_field(jwk, "x")?;
+            if x.len() != 32 {
+                return None;
+            }
+            (KeyFamily::Ed25519, DecodingKey::from_ed_der(&x))
+        }
+        _ => return None,
+    };
+    if let Some(alg) = alg {
+        if !family.fits(alg) {
+            return None;
+        }
+    }
+    Some(PublicKey {
+        kid,
+        alg,
+        family,
+        key,
+    })
+}
+
+pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
+    let document: Value = serde_json::from_slice(body)
+        .map_err(|_| AuthError::bad_response("the JWKS endpoint did not return JSON"))?;
+    let Some(Value::Array(entries)) = document.get("keys") else {
+        return Err(AuthError::bad_response(
+            "the JWKS endpoint did not return {\"keys\": [...]}",
+        ));
+    };
+    let mut set = KeySet {
+        document: String::from_utf8_lossy(body).into_owned(),
+        ..KeySet::default()
+    };
+    for entry in entries {
+        match parse_key(entry) {
+            Some(key) => set.keys.push(key),
+            None => set.skipped += 1,
+        }
+    }
+    Ok(set)
+}
+
+impl KeySet {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Keys that may have signed a token with this header. A token without `kid` is accepted
+    /// only when exactly one key fits, as jose does: guessing among several is not verification.
+    fn candidates(&self, header: &jwt::Header) -> Result<Vec<&PublicKey>> {
+        let fitting: Vec<&PublicKey> = self
+            .keys
+            .iter()
+            .filter(|key| key.family.fits(header.alg))
+            .filter(|key| key.alg.is_none_or(|alg| alg == header.alg))
+            .filter(|key| header.kid.is_none() || key.kid == header.kid)
+            .collect();
+        if header.kid.is_none() && fitting.len() > 1 {
+            return Err(AuthError::token_invalid(
+                "the JWT has no kid and the API publishes several keys that could fit",
+            ));
+        }
+        Ok(fitting)
+    }
+
+    /// Verifies the signature with the keys this set has for the token; `Ok(false)` when none fits.
+    fn verify(&self, token: &DecodedToken<'_>) -> Result<bool> {
+        let candidates = self.candidates(&token.header)?;
+        if candidates.is_empty() {
+            return Ok(false);
+        }
+        let mut last = None;
+        for key in candidates {
+            match token.verify_signature(&key.key) {
+                Ok(()) => return Ok(true),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| AuthError::token_invalid("the JWT signature does not verify")))
+    }
+}
+
+/// A verified token's parts that the session keeps.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub claims: jwt::Claims,
+    pub alg: Algorithm,
+}
+
+#[derive(Default)]
+pub struct JwksCache {
+    current: Mutex<Option<Arc<KeySet>>>,
+    fetch_lock: tokio::sync::Mutex<()>,
+    unknown_kids: Mutex<HashMap<Option<String>, Instant>>,
+}
+
+impl JwksCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cached(&self) -> Option<Arc<KeySet>> {
+        self.current.lock().clone()
+    }
+
+    /// Uses keys obtained elsewhere (a stored session) until the next refetch.
+    pub fn install(&self, keys: KeySet) {
+        *self.current.lock() = Some(Arc::new(keys));
+    }
+
+    pub fn clear(&self) {
+        *self.current.lock() = None;
+        self.unknown_kids.lock().clear();
+    }
+
+    /// Fetches the JWKS once for all concurrent callers: whoever waited on the lock while
+    /// another fetched uses that result instead of fetching again.
+    async fn refetch<F, Fut>(&self, seen: Option<&Arc<KeySet>>, fetch: &F) -> Result<Arc<KeySet>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<KeySet>>,
+    {
+        let _guard = self.fetch_lock.lock().await;
+        if let Some(current) = self.cached() {
+            if seen.is_none_or(|seen| !Arc::ptr_eq(seen, &current)) {
+                return Ok(current);
+            }
+        }
+        let fresh = Arc::new(fetch().await?);
+        *self.current.lock() = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Whether this unknown kid may trigger a refetch now; records that it did.
+    fn may_refetch_for(&self, kid: &Option<String>) -> bool {
+        let now = Instant::now();
+        let mut seen = self.unknown_kids.lock();
+        if let Some(last) = seen.get(kid) {
+            if now.duration_since(*last) < UNKNOWN_KID_COOLDOWN {
+                return false;
+            }
+        }
+        if seen.len() >= MAX_REMEMBERED_KIDS {
+            seen.retain(|_, at| now.duration_since(*at) < UNKNOWN_KID_COOLDOWN);
+            if seen.len() >= MAX_REMEMBERED_KIDS {
+                return false;
+            }
+        }
+        seen.insert(kid.clone(), now);
+        true
+    }
+
+    /// Full verification: allowlist, key (fetching the JWKS when needed), signature, claims.
+    pub async fn verify<F, Fut>(
+        &self,
+        token: &str,
+        algorithms: &[Algorithm],
+        rules: &ClaimRules,
+        now: i64,
+        fetch: F,
+    ) -> Result<Verified>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<KeySet>>,
+    {
+        let decoded = check_allowed(jwt::decode(token)?, algorithms)?;
+        let mut keys = match self.cached() {
+            Some(keys) => keys,
+            None => self.refetch(None, &fetch).await?,
+        };
+        let mut verified = keys.verify(&decoded)?;
+        if !verified && self.may_refetch_for(&decoded.header.kid) {
+            keys = self.refetch(Some(&keys), &fetch).await?;
+            verified = keys.verify(&decoded)?;
+        }
+        if !verified {
+            return Err(AuthError::token_invalid(
+                "the JWT was signed with a key the API does not publish in its JWKS",
+            ));
+        }
+        jwt::validate_claims(&decoded.claims, rules, Some(now))?;
+        Ok(Verified {
+            alg: decoded.header.alg,
+            claims: decoded.claims,
+        })
+    }
+
+    /// Verification with the cached keys only: no network, `Err` when the key is not cached;
+    /// `now: None` skips the time claims.
+    pub fn verify_cached(
+        &self,
+        token: &str,
+        algorithms: &[Algorithm],
+        rules: &ClaimRules,
+        now: Option<i64>,
+    ) -> Result<Verified> {
+        let decoded = check_allowed(jwt::decode(token)?, algorithms)?;
+        let keys = self
+            .cached()
+            .ok_or_else(|| AuthError::token_invalid("the API's keys have not been fetched yet"))?;
+        if !keys.verify(&decoded)? {
+            return Err(AuthError::token_invalid(
+                "the JWT was signed with a key that is not in the cached JWKS",
+            ));
+        }
+        jwt::validate_claims(&decoded.claims, rules, now)?;
+        Ok(Verified {
+            alg: decoded.header.alg,
+            claims: decoded.claims,
+        })
+    }
+}
+
+fn check_allowed<'a>(decoded: DecodedToken<'a>, algorithms: &[Algorithm]) -> Result<DecodedToken<'a>> {
+    if !algorithms.contains(&decoded.header.alg) {
+        return Err(AuthError::token_invalid(format!(
+            "the JWT uses {:?}, which is not in the allowed algorithms",
+            decoded.header.alg
+        )));
+    }
+    Ok(decoded)
+}

@@ -1,0 +1,74 @@
+//! What an MCP server connection gets: a token only for a trusted origin, in the shapes
+//! the MCP SDKs ask for. The origin check happens once, when the provider is created.
+
+use crate::config::check_transport;
+use crate::errors::{AuthError, ErrorCode, Result};
+use crate::secret::Secret;
+use crate::session::AuthCore;
+use std::sync::Arc;
+use url::Url;
+
+/// `OAuthTokens` of the MCP SDK, minus what a JWT session has no use for.
+pub struct BearerTokens {
+    pub access_token: Secret,
+    pub expires_in: Option<i64>,
+}
+
+pub struct McpAccess {
+    core: Arc<AuthCore>,
+    origin: String,
+}
+
+/// Exact scheme + host + port match against `trustedOrigins`; never by name or substring.
+pub fn trusted_origin_of(core: &AuthCore, server_url: &str) -> Result<String> {
+    let url = Url::parse(server_url.trim()).map_err(|_| {
+        AuthError::new(
+            ErrorCode::UntrustedOrigin,
+            "the MCP server URL is not a valid absolute URL",
+        )
+    })?;
+    check_transport(&url, "the MCP server URL")?;
+    let origin = url.origin().ascii_serialization();
+    if !core.config.trusted_origins.contains(&origin) {
+        return Err(AuthError::new(
+            ErrorCode::UntrustedOrigin,
+            format!("{origin} is not in trustedOrigins, so it never receives the JWT; add it to trustedOrigins if this MCP server belongs to your API"),
+        ));
+    }
+    Ok(origin)
+}
+
+impl McpAccess {
+    pub fn new(core: Arc<AuthCore>, server_url: &str) -> Result<McpAccess> {
+        let origin = trusted_origin_of(&core, server_url)?;
+        Ok(McpAccess { core, origin })
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// `None` only when signed out; a dead session is an error the SDK passes on.
+    pub async fn tokens(&self) -> Result<Option<BearerTokens>> {
+        match self.token().await? {
+            Some(access_token) => Ok(Some(BearerTokens {
+                access_token,
+                expires_in: self.core.expires_in().map(|s| s.max(0)),
+            })),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn token(&self) -> Result<Option<Secret>> {
+        if self.core.status().state == crate::session::State::SignedOut {
+            return Ok(None);
+        }
+        self.core.get_token().await.map(Some)
+    }
+
+    /// The server answered 401 to `rejected` (or to the current token): replace it once,
+    /// shared with every other caller that saw the same 401. Never starts an OAuth flow.
+    pub async fn on_unauthorized(&self, rejected: Option<&str>) -> Result<()> {
+        self.core.replace_rejected_token(rejected).await.map(|_| ())
+    }
+}

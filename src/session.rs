@@ -1,0 +1,698 @@
+//! The session lifecycle: login, the current JWT, one shared refresh, logout, restore, and
+//! the status the UI shows. Everything here is plain Rust on tokio; the binding only converts.
+
+use crate::api::{ApiClient, IssuedToken, Reply, User};
+use crate::config::Config;
+use crate::errors::{AuthError, ErrorCode, Result};
+use crate::jwks::{self, JwksCache, Verified};
+use crate::jwt::{ClaimRules, Claims};
+use crate::log::Logger;
+use crate::secret::Secret;
+use crate::storage::{SessionRecord, SessionStore, RECORD_VERSION};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    SignedOut,
+    Valid,
+    Refreshing,
+    Expired,
+    LoginRequired,
+    Offline,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::SignedOut => "signed-out",
+            State::Valid => "valid",
+            State::Refreshing => "refreshing",
+            State::Expired => "expired",
+            State::LoginRequired => "login-required",
+            State::Offline => "offline",
+        }
+    }
+}
+
+/// The snapshot the UI shows (`AuthStatus` in CONTRACT.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthStatus {
+    pub state: State,
+    pub authenticated: bool,
+    pub user: Option<User>,
+    /// Expiry of the current JWT, in ms since the epoch on this machine's clock.
+    pub expires_at: Option<i64>,
+    pub last_error: Option<AuthError>,
+    pub persistent: bool,
+}
+
+pub type StatusWatcher = Arc<dyn Fn(&AuthStatus) + Send + Sync>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    SignedOut,
+    Active,
+    LoginRequired,
+}
+
+/// The JWT in use, verified when it was obtained.
+#[derive(Debug)]
+pub struct CurrentToken {
+    pub raw: Secret,
+    pub claims: Claims,
+    /// Seconds before `exp` (server clock) from which a refresh is started.
+    refresh_window: i64,
+}
+
+struct Inner {
+    phase: Phase,
+    token: Option<Arc<CurrentToken>>,
+    user: Option<User>,
+    refreshing: bool,
+    offline: bool,
+    last_error: Option<AuthError>,
+    /// Whether this session is written to the store (`remember`).
+    remember: bool,
+    /// Bumped by every login, logout and restore: work begun in an older epoch is discarded,
+    /// so a refresh that finishes after `logout()` cannot bring the token back.
+    epoch: u64,
+}
+
+/// How the current token can serve a caller right now.
+enum Usable {
+    Fresh(Secret),
+    /// Valid, but inside the refresh window: hand it out and refresh in the background.
+    Stale(Secret),
+    NeedsRefresh,
+    SignedOut,
+    LoginRequired,
+}
+
+pub struct AuthCore {
+    pub config: Config,
+    api: ApiClient,
+    jwks: JwksCache,
+    store: Arc<dyn SessionStore>,
+    pub logger: Arc<Logger>,
+    inner: Mutex<Inner>,
+    /// Single flight: the outcome of the last refresh, numbered, so callers that queued behind
+    /// it take that outcome instead of asking the API again.
+    refresh_gate: tokio::sync::Mutex<Option<(u64, Result<Secret>)>>,
+    refreshes_completed: AtomicU64,
+    background_refresh_running: AtomicBool,
+    /// Server clock minus ours, in ms.
+    clock_offset_ms: AtomicI64,
+    watchers: Mutex<Vec<(u64, StatusWatcher)>>,
+    next_watcher_id: AtomicU64,
+    last_published: Mutex<Option<AuthStatus>>,
+}
+
+fn local_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn user_from_claims(claims: &Claims) -> Option<User> {
+    Some(User {
+        id: claims.sub.clone()?,
+        email: claims.email.clone().unwrap_or_default(),
+        display_name: None,
+        roles: None,
+    })
+}
+
+impl AuthCore {
+    pub fn new(config: Config, store: Arc<dyn SessionStore>) -> Result<Arc<AuthCore>> {
+        let api = ApiClient::new(&config)?;
+        let logger = Arc::new(Logger::new(config.log_level));
+        Ok(Arc::new(AuthCore {
+            api,
+            jwks: JwksCache::new(),
+            store,
+            logger,
+            inner: Mutex::new(Inner {
+                phase: Phase::SignedOut,
+                token: None,
+                user: None,
+                refreshing: false,
+                offline: false,
+                last_error: None,
+                remember: false,
+                epoch: 0,
+            }),
+            refresh_gate: tokio::sync::Mutex::new(None),
+            refreshes_completed: AtomicU64::new(0),
+            background_refresh_running: AtomicBool::new(false),
+            clock_offset_ms: AtomicI64::new(0),
+            watchers: Mutex::new(Vec::new()),
+            next_watcher_id: AtomicU64::new(1),
+            last_published: Mutex::new(None),
+            config,
+        }))
+    }
+
+    /// Warnings about the configuration that the host app should see once.
+    pub fn report_config(&self) {
+        if !self.config.refused_algorithms.is_empty() {
+            self.logger.warn(
+                "algorithms lists values that are never accepted; they are ignored",
+                &[("ignored", &self.config.refused_algorithms.join(","))],
+            );
+        }
+    }
+
+    /// Seconds since the epoch on the API's clock, as far as we can tell.
+    fn server_now(&self) -> i64 {
+        (local_now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)).div_euclid(1000)
+    }
+
+    fn claim_rules(&self) -> ClaimRules {
+        ClaimRules {
+            issuer: self.config.issuer.clone(),
+            audience: self.config.audience.clone(),
+            leeway: self.config.leeway,
+        }
+    }
+
+    fn refresh_window_for(&self, claims: &Claims) -> i64 {
+        match self.config.refresh_before_expiry {
+            Some(window) => window.as_secs() as i64,
+            None => {
+                let lifetime = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0);
+                (lifetime / 5).min(300)
+            }
+        }
+    }
+
+    // ----- status ---------------------------------------------------------------------
+
+    fn status_of(&self, inner: &Inner) -> AuthStatus {
+        let now = self.server_now();
+        let token_expired = inner.token.as_ref().is_none_or(|t| t.claims.exp <= now);
+        let state = match inner.phase {
+            Phase::SignedOut => State::SignedOut,
+            Phase::LoginRequired => State::LoginRequired,
+            Phase::Active if inner.refreshing => State::Refreshing,
+            Phase::Active if inner.offline => State::Offline,
+            Phase::Active if token_expired => State::Expired,
+            Phase::Active => State::Valid,
+        };
+        let offset = self.clock_offset_ms.load(Ordering::Relaxed);
+        AuthStatus {
+            state,
+            authenticated: inner.phase == Phase::Active,
+            user: if inner.phase == Phase::Active { inner.user.clone() } else { None },
+            expires_at: inner.token.as_ref().map(|t| t.claims.exp * 1000 - offset),
+            last_error: inner.last_error.clone(),
+            persistent: inner.phase == Phase::Active && inner.remember && self.store.is_persistent(),
+        }
+    }
+
+    pub fn status(&self) -> AuthStatus {
+        self.status_of(&self.inner.lock())
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.inner.lock().phase == Phase::Active
+    }
+
+    pub fn on_status_change(&self, watcher: StatusWatcher) -> u64 {
+        let id = self.next_watcher_id.fetch_add(1, Ordering::Relaxed);
+        self.watchers.lock().push((id, watcher));
+        id
+    }
+
+    pub fn remove_status_watcher(&self, id: u64) {
+        self.watchers.lock().retain(|(watcher_id, _)| *watcher_id != id);
+    }
+
+    /// Tells watchers about the current status if it differs from the last one they saw.
+    fn publish(&self) {
+        let mut last = self.last_published.lock();
+        let status = self.status();
+        if last.as_ref() == Some(&status) {
+            return;
+        }
+        *last = Some(status.clone());
+        let watchers: Vec<StatusWatcher> = self.watchers.lock().iter().map(|(_, w)| w.clone()).collect();
+        for watcher in watchers {
+            watcher(&status);
+        }
+    }
+
+    fn update<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
+        let result = change(&mut self.inner.lock());
+        self.publish();
+        result
+    }
+
+    // ----- tokens ---------------------------------------------------------------------
+
+    fn usable(&self) -> Usable {
+        let inner = self.inner.lock();
+        match inner.phase {
+            Phase::SignedOut => return Usable::SignedOut,
+            Phase::LoginRequired => return Usable::LoginRequired,
+            Phase::Active => {}
+        }
+        let Some(token) = &inner.token else {
+            return Usable::NeedsRefresh;
+        };
+        let now = self.server_now();
+        if token.claims.exp <= now {
+            Usable::NeedsRefresh
+        } else if token.claims.exp - token.refresh_window <= now {
+            Usable::Stale(token.raw.clone())
+        } else {
+            Usable::Fresh(token.raw.clone())
+        }
+    }
+
+    pub fn stored_token(&self) -> Option<Secret> {
+        let inner = self.inner.lock();
+        (inner.phase == Phase::Active)
+            .then(|| inner.token.as_ref().map(|t| t.raw.clone()))
+            .flatten()
+    }
+
+    /// Seconds until the current token expires (server clock), if there is one.
+    pub fn expires_in(&self) -> Option<i64> {
+        let inner = self.inner.lock();
+        inner.token.as_ref().map(|t| t.claims.exp - self.server_now())
+    }
+
+    fn not_signed_in() -> AuthError {
+        AuthError::login_required("not signed in; call login() first")
+    }
+
+    fn session_gone() -> AuthError {
+        AuthError::login_required("the session has ended; sign in again")
+    }
+
+    /// A verified, unexpired JWT; refreshes first when it has expired, and in the background
+    /// when it is inside the refresh window. Concurrent callers share one refresh.
+    pub async fn get_token(self: &Arc<Self>) -> Result<Secret> {
+        let ticket = self.refreshes_completed.load(Ordering::Acquire);
+        match self.usable() {
+            Usable::Fresh(token) => Ok(token),
+            Usable::Stale(token) => {
+                self.refresh_in_background();
+                Ok(token)
+            }
+            Usable::NeedsRefresh => self.refresh_shared(ticket).await,
+            Usable::SignedOut => Err(Self::not_signed_in()),
+            Usable::LoginRequired => Err(Self::session_gone()),
+        }
+    }
+
+    /// Forces a new JWT; callers arriving while one is being fetched share it.
+    pub async fn refresh_token(self: &Arc<Self>) -> Result<Secret> {
+        let ticket = self.refreshes_completed.load(Ordering::Acquire);
+        self.refresh_shared(ticket).await
+    }
+
+    /// `ticket`: how many refreshes had completed when the caller decided it needs one. If
+    /// one completed since, its outcome is the caller's too.
+    async fn refresh_shared(self: &Arc<Self>, ticket: u64) -> Result<Secret> {
+        let mut gate = self.refresh_gate.lock().await;
+        if let Some((number, outcome)) = gate.as_ref() {
+            if *number > ticket {
+                return outcome.clone();
+            }
+        }
+        let outcome = self.refresh_now().await;
+        let number = self.refreshes_completed.fetch_add(1, Ordering::AcqRel) + 1;
+        *gate = Some((number, outcome.clone()));
+        outcome
+    }
+
+    /// A server refused `rejected` (or the current token): refresh once, unless the token in
+    /// use is already another one, which then is the answer.
+    pub async fn replace_rejected_token(self: &Arc<Self>, rejected: Option<&str>) -> Result<Secret> {
+        let ticket = self.refreshes_completed.load(Ordering::Acquire);
+        if let (Some(rejected), Some(current)) = (rejected, self.stored_token()) {
+            if current.expose() != rejected {
+                return Ok(current);
+            }
+        }
+        self.refresh_shared(ticket).await
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.background_refresh_running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let ticket = self.refreshes_completed.load(Ordering::Acquire);
+        let core = self.clone();
+        tokio::spawn(async move {
+            let _ = core.refresh_shared(ticket).await;
+            core.background_refresh_running.store(false, Ordering::Release);
+        });
+    }
+
+    /// Learns the server's clock from its `Date` header. Differences within two seconds are
+    /// the header's resolution, not skew.
+    fn observe_server_clock(&self, reply: &Reply) {
+        let Some(server_ms) = reply
+            .server_date
+            .and_then(|date| date.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+        else {
+            return;
+        };
+        let offset = server_ms - local_now_ms();
+        let offset = if offset.abs() <= 2000 { 0 } else { offset };
+        let previous = self.clock_offset_ms.swap(offset, Ordering::Relaxed);
+        if (previous - offset).abs() > 2000 {
+            self.logger.info(
+                "the API's clock differs from this machine's; expiry decisions use the API's clock",
+                &[("offsetMs", &offset.to_string())],
+            );
+        }
+    }
+
+    async fn verify_issued(&self, issued: IssuedToken, reply: &Reply) -> Result<(Secret, Verified)> {
+        self.observe_server_clock(reply);
+        let verified = self
+            .jwks
+            .verify(
+                issued.access_token.expose(),
+                &self.config.algorithms,
+                &self.claim_rules(),
+                self.server_now(),
+                || self.api.fetch_jwks(),
+            )
+            .await?;
+        Ok((issued.access_token, verified))
+    }
+
+    /// The refresh endpoint with the current token, and on any failure the token endpoint.
+    async fn obtain_token(&self, current: Option<&Arc<CurrentToken>>) -> Result<(Secret, Verified)> {
+        if let Some(current) = current {
+            if let Some(answer) = self.api.refresh_token(&current.raw).await {
+                let refreshed = match answer {
+                    Ok((issued, reply)) => self.verify_issued(issued, &reply).await,
+                    Err(err) => Err(err),
+                };
+                match refreshed {
+                    Ok(token) => return Ok(token),
+                    Err(err) => self.logger.debug(
+                        "refresh endpoint failed; falling back to the token endpoint",
+                        &[("code", err.code.as_str())],
+                    ),
+                }
+            }
+        }
+        let (issued, reply) = self.api.issue_token().await?;
+        self.verify_issued(issued, &reply).await
+    }
+
+    fn current_token(&self, raw: Secret, verified: Verified) -> Arc<CurrentToken> {
+        Arc::new(CurrentToken {
+            raw,
+            refresh_window: self.refresh_window_for(&verified.claims),
+            claims: verified.claims,
+        })
+    }
+
+    async fn refresh_now(self: &Arc<Self>) -> Result<Secret> {
+        let (epoch, current) = {
+            let inner = self.inner.lock();
+            match inner.phase {
+                Phase::SignedOut => return Err(Self::not_signed_in()),
+                Phase::LoginRequired => return Err(Self::session_gone()),
+                Phase::Active => (inner.epoch, inner.token.clone()),
+            }
+        };
+        self.update(|inner| inner.refreshing = true);
+        self.logger.debug("refreshing the JWT", &[]);
+        let outcome = self.obtain_token(current.as_ref()).await;
+        let committed = self.update(|inner| {
+            inner.refreshing = false;
+            if inner.epoch != epoch {
+                return Err(AuthError::login_required(
+                    "signed out while the token was being refreshed",
+                ));
+            }
+            match &outcome {
+                Ok((raw, verified)) => {
+                    inner.token = Some(self.current_token(raw.clone(), verified.clone()));
+                    inner.offline = false;
+                    inner.last_error = None;
+                    Ok(raw.clone())
+                }
+                Err(err) if err.code == ErrorCode::LoginRequired => {
+                    inner.phase = Phase::LoginRequired;
+                    inner.token = None;
+                    inner.offline = false;
+                    inner.last_error = Some(err.clone());
+                    Err(err.clone())
+                }
+                Err(err) => {
+                    inner.offline = err.code.is_transient();
+                    inner.last_error = Some(err.clone());
+                    Err(err.clone())
+                }
+            }
+        });
+        match &committed {
+            Ok(_) => {
+                self.logger.info("JWT refreshed", &[]);
+                self.persist_quietly().await;
+            }
+            Err(err) if err.code == ErrorCode::LoginRequired && outcome.is_err() => {
+                self.logger.warn("the API ended the session; sign-in required", &[]);
+                self.api.cookies.clear();
+                if let Err(err) = self.store.clear().await {
+                    self.logger.error("could not clear the stored session", &[("code", err.code.as_str())]);
+                }
+            }
+            Err(err) => self.logger.warn(
+                "JWT refresh failed; the current token is kept while it is valid",
+                &[("code", err.code.as_str())],
+            ),
+        }
+        committed
+    }
+
+    // ----- persistence ----------------------------------------------------------------
+
+    fn record(&self) -> Option<SessionRecord> {
+        let inner = self.inner.lock();
+        if inner.phase != Phase::Active || !inner.remember {
+            return None;
+        }
+        Some(SessionRecord {
+            version: RECORD_VERSION,
+            account: self.config.account.clone(),
+            token: inner.token.as_ref().map(|t| t.raw.clone()),
+            cookies: self.api.cookies.snapshot(),
+            user: inner.user.clone(),
+            jwks: self.jwks.cached().map(|keys| keys.document.clone()),
+        })
+    }
+
+    async fn persist(&self) -> Result<()> {
+        match self.record() {
+            Some(record) => self.store.save(record.encode()?).await,
+            None => Ok(()),
+        }
+    }
+
+    /// After a refresh the new token is stored; failing that, the session goes on in memory.
+    async fn persist_quietly(&self) {
+        if let Err(err) = self.persist().await {
+            self.logger.error(
+                "could not store the refreshed session; it continues in memory",
+                &[("code", err.code.as_str())],
+            );
+        }
+    }
+
+    // ----- login, logout, restore -----------------------------------------------------
+
+    pub async fn login(
+        self: &Arc<Self>,
+        email: &str,
+        password: Secret,
+        remember: bool,
+    ) -> Result<AuthStatus> {
+        if email.trim().is_empty() || password.is_empty() {
+            return Err(AuthError::new(
+                ErrorCode::InvalidCredentials,
+                "email and password are both required",
+            ));
+        }
+        self.logger.debug("signing in", &[]);
+        let attempt = async {
+            let user = self.api.login(email.trim(), &password, remember).await?;
+            drop(password);
+            let (issued, reply) = self.api.issue_token().await?;
+            let (raw, verified) = self.verify_issued(issued, &reply).await?;
+            let user = match user {
+                Some(user) => Some(user),
+                None => self.api.user_status().await.ok().flatten(),
+            }
+            .or_else(|| user_from_claims(&verified.claims))
+            .ok_or_else(|| {
+                AuthError::bad_response("the API did not say which user signed in (no user in the login or status answer, no sub in the JWT)")
+            })?;
+            Ok::<_, AuthError>((raw, verified, user))
+        };
+        let (raw, verified, user) = match attempt.await {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.logger.warn("sign-in failed", &[("code", err.code.as_str())]);
+                self.update(|inner| inner.last_error = Some(err.clone()));
+                return Err(err);
+            }
+        };
+        let user_id = user.id.clone();
+        let token = self.current_token(raw, verified);
+        {
+            let mut inner = self.inner.lock();
+            inner.epoch += 1;
+            inner.phase = Phase::Active;
+            inner.token = Some(token);
+            inner.user = Some(user);
+            inner.remember = remember;
+            inner.offline = false;
+            inner.last_error = None;
+        }
+        let stored = if remember { self.persist().await } else { self.store.clear().await };
+        if let Err(err) = stored {
+            self.discard_session(Some(err.clone()));
+            self.publish();
+            return Err(err);
+        }
+        self.publish();
+        self.logger.info("signed in", &[("user", &user_id), ("remember", if remember { "true" } else { "false" })]);
+        Ok(self.status())
+    }
+
+    /// Forgets the in-memory session (not the store) and starts a new epoch.
+    fn discard_session(&self, last_error: Option<AuthError>) {
+        let mut inner = self.inner.lock();
+        inner.epoch += 1;
+        inner.phase = Phase::SignedOut;
+        inner.token = None;
+        inner.user = None;
+        inner.remember = false;
+        inner.offline = false;
+        inner.refreshing = false;
+        inner.last_error = last_error;
+    }
+
+    /// Tells the server (best effort), then wipes memory and storage. A refresh in flight
+    /// belongs to the old epoch and is discarded when it finishes.
+    pub async fn logout(self: &Arc<Self>) -> Result<()> {
+        self.discard_session(None);
+        self.publish();
+        if !self.api.cookies.is_empty() {
+            if let Err(err) = self.api.logout().await {
+                self.logger.info(
+                    "the API did not confirm the logout; the local session is wiped anyway",
+                    &[("code", err.code.as_str())],
+                );
+            }
+        }
+        self.api.cookies.clear();
+        self.api.forget_csrf_token();
+        self.store.clear().await?;
+        self.logger.info("signed out", &[]);
+        Ok(())
+    }
+
+    /// Brings back a stored session. A stored token that still verifies (with the stored
+    /// keys) needs no network; an expired one is refreshed with the stored session cookie.
+    pub async fn restore(self: &Arc<Self>) -> Result<AuthStatus> {
+        let Some(stored) = self.store.load().await? else {
+            self.logger.debug("no stored session", &[]);
+            return Ok(self.status());
+        };
+        let record = match SessionRecord::decode(&stored, &self.config.account) {
+            Ok(record) => record,
+            Err(why) => {
+                self.logger.warn("discarding an unusable stored session", &[("reason", &why)]);
+                self.store.clear().await?;
+                return Ok(self.status());
+            }
+        };
+        if let Some(document) = &record.jwks {
+            if let Ok(keys) = jwks::parse_jwks(document.as_bytes()) {
+                self.jwks.install(keys);
+            }
+        }
+        let token = record.token.and_then(|raw| {
+            let verified = self
+                .jwks
+                .verify_cached(raw.expose(), &self.config.algorithms, &self.claim_rules(), None)
+                .ok()?;
+            Some(self.current_token(raw, verified))
+        });
+        if token.is_none() && record.cookies.is_empty() {
+            self.logger.warn("discarding a stored session with neither a usable token nor a cookie", &[]);
+            self.store.clear().await?;
+            return Ok(self.status());
+        }
+        self.api.cookies.replace(record.cookies);
+        self.update(|inner| {
+            inner.epoch += 1;
+            inner.phase = Phase::Active;
+            inner.token = token;
+            inner.user = record.user;
+            inner.remember = true;
+            inner.offline = false;
+            inner.last_error = None;
+        });
+        self.logger.info("restored the stored session", &[]);
+        match self.usable() {
+            Usable::Fresh(_) => {}
+            Usable::Stale(_) => self.refresh_in_background(),
+            _ => {
+                if let Err(err) = self.refresh_token().await {
+                    if err.code != ErrorCode::LoginRequired && !err.code.is_transient() {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        Ok(self.status())
+    }
+
+    /// Signature (cached keys only, no network), algorithm and claims of `token`, or of
+    /// the current token when `None`.
+    pub fn is_token_valid(&self, token: Option<&str>) -> bool {
+        let current;
+        let token = match token {
+            Some(token) => token,
+            None => match self.stored_token() {
+                Some(stored) => {
+                    current = stored;
+                    current.expose()
+                }
+                None => return false,
+            },
+        };
+        self.jwks
+            .verify_cached(token, &self.config.algorithms, &self.claim_rules(), Some(self.server_now()))
+            .is_ok()
+    }
+
+    /// The app says the machine woke up: time may have jumped, so check expiry now.
+    pub fn notify_resume(self: &Arc<Self>) {
+        self.publish();
+        if let Usable::Stale(_) | Usable::NeedsRefresh = self.usable() {
+            self.refresh_in_background();
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+}

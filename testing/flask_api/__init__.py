@@ -1,0 +1,1 @@
+"""Reference Flask server for symbiote-auth's tests; see README.md."""
