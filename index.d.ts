@@ -34,6 +34,11 @@ export declare class AuthClient {
   onLog(callback: (record: LogRecord) => void): () => void
   /** The app forwards Electron `powerMonitor` resume / unlock-screen: re-check expiry now. */
   notifyResume(): void
+  /**
+   * Resolves when the configured session store can be used now; rejects with `E_STORAGE`
+   * saying what to install or unlock otherwise.
+   */
+  checkStorage(): Promise<void>
   /** A provider for one MCP server; throws unless its origin is in `trustedOrigins`. */
   mcpProvider(serverUrl: string): McpAuthProvider
   /** Whether `url` may receive the JWT (exact origin match against `trustedOrigins`). */

@@ -8,7 +8,9 @@ use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwks::{self, KeySet};
 use crate::secret::Secret;
 use parking_lot::Mutex;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION,
+};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -213,7 +215,11 @@ impl ApiClient {
     }
 
     /// Sends one request and reads the whole answer within `requestTimeoutMs`.
-    async fn exchange(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Result<Reply> {
+    async fn exchange(
+        &self,
+        endpoint: Endpoint,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply> {
         let exchange = async {
             let mut response = request
                 .send()
@@ -268,7 +274,9 @@ impl ApiClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|location| self.endpoints.login.join(location).ok());
         if let Some(target) = &target {
-            if let Err(err) = check_transport(target, &format!("a redirect from the {}", endpoint.name())) {
+            if let Err(err) =
+                check_transport(target, &format!("a redirect from the {}", endpoint.name()))
+            {
                 return err;
             }
         }
@@ -306,7 +314,10 @@ impl ApiClient {
         if reply.status.is_server_error() {
             AuthError::new(
                 ErrorCode::Server,
-                format!("the {} failed with HTTP {status}; try again later", endpoint.name()),
+                format!(
+                    "the {} failed with HTTP {status}; try again later",
+                    endpoint.name()
+                ),
             )
         } else if status == 429 {
             let wait = reply
@@ -315,7 +326,10 @@ impl ApiClient {
                 .unwrap_or_default();
             AuthError::new(
                 ErrorCode::Server,
-                format!("the {} is rate limiting this client{wait}; try again later", endpoint.name()),
+                format!(
+                    "the {} is rate limiting this client{wait}; try again later",
+                    endpoint.name()
+                ),
             )
         } else {
             AuthError::bad_response(format!(
@@ -342,10 +356,14 @@ impl ApiClient {
         let failed = |why: &str| {
             AuthError::new(
                 ErrorCode::Csrf,
-                format!("could not obtain a CSRF token from the CSRF endpoint: {why}; check paths.csrf"),
+                format!(
+                    "could not obtain a CSRF token from the CSRF endpoint: {why}; check paths.csrf"
+                ),
             )
         };
-        let reply = self.exchange(Endpoint::Csrf, self.request(Method::GET, url)).await?;
+        let reply = self
+            .exchange(Endpoint::Csrf, self.request(Method::GET, url))
+            .await?;
         if !reply.status.is_success() {
             return Err(if reply.status.is_server_error() {
                 self.unexpected_status(Endpoint::Csrf, &reply)
@@ -353,7 +371,8 @@ impl ApiClient {
                 failed(&format!("HTTP {}", reply.status.as_u16()))
             });
         }
-        let body: Value = serde_json::from_slice(&reply.body).map_err(|_| failed("the answer is not JSON"))?;
+        let body: Value =
+            serde_json::from_slice(&reply.body).map_err(|_| failed("the answer is not JSON"))?;
         let token = body
             .pointer("/response/csrf_token")
             .or_else(|| body.get("csrf_token"))
@@ -365,7 +384,12 @@ impl ApiClient {
     }
 
     /// `POST paths.login`; the password is only ever in the request body.
-    pub async fn login(&self, email: &str, password: &Secret, remember: bool) -> Result<Option<User>> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &Secret,
+        remember: bool,
+    ) -> Result<Option<User>> {
         self.fetch_csrf_token().await?;
         let body = zeroize::Zeroizing::new(
             serde_json::to_vec(&serde_json::json!({
@@ -376,7 +400,10 @@ impl ApiClient {
             .map_err(|_| AuthError::internal("could not encode the login request"))?,
         );
         let reply = self
-            .exchange(Endpoint::Login, self.post_json(&self.endpoints.login, body.to_vec()))
+            .exchange(
+                Endpoint::Login,
+                self.post_json(&self.endpoints.login, body.to_vec()),
+            )
             .await?;
         let refused = || {
             AuthError::new(
@@ -388,7 +415,11 @@ impl ApiClient {
             200..=299 => {
                 let body = reply.json(Endpoint::Login)?;
                 if body.get("success").and_then(Value::as_bool) == Some(false) {
-                    return Err(if reply.mentions_csrf() { self.csrf_refused(Endpoint::Login) } else { refused() });
+                    return Err(if reply.mentions_csrf() {
+                        self.csrf_refused(Endpoint::Login)
+                    } else {
+                        refused()
+                    });
                 }
                 Ok(body
                     .get("user")
@@ -404,7 +435,10 @@ impl ApiClient {
     /// `GET paths.status`: `Ok(None)` when the server does not know the session.
     pub async fn user_status(&self) -> Result<Option<User>> {
         let reply = self
-            .exchange(Endpoint::Status, self.request(Method::GET, &self.endpoints.status))
+            .exchange(
+                Endpoint::Status,
+                self.request(Method::GET, &self.endpoints.status),
+            )
             .await?;
         match reply.status.as_u16() {
             200..=299 => {
@@ -437,7 +471,10 @@ impl ApiClient {
             }
         };
         if let Some(kind) = body.get("token_type") {
-            if !kind.as_str().is_some_and(|k| k.eq_ignore_ascii_case("bearer")) {
+            if !kind
+                .as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case("bearer"))
+            {
                 return Err(AuthError::bad_response(format!(
                     "the {} answered a token_type that is not Bearer",
                     endpoint.name()
@@ -453,7 +490,10 @@ impl ApiClient {
     /// `POST paths.token` with the session cookie.
     pub async fn issue_token(&self) -> Result<(IssuedToken, Reply)> {
         let reply = self
-            .exchange(Endpoint::Token, self.post_json(&self.endpoints.token, b"{}".to_vec()))
+            .exchange(
+                Endpoint::Token,
+                self.post_json(&self.endpoints.token, b"{}".to_vec()),
+            )
             .await?;
         match reply.status.as_u16() {
             200..=299 => Ok((self.parse_issued(Endpoint::Token, &reply)?, reply)),
@@ -470,14 +510,20 @@ impl ApiClient {
         let url = self.endpoints.refresh.as_ref()?;
         let mut bearer = match HeaderValue::from_str(&format!("Bearer {}", current.expose())) {
             Ok(value) => value,
-            Err(_) => return Some(Err(AuthError::token_invalid("the current JWT is not a valid header value"))),
+            Err(_) => {
+                return Some(Err(AuthError::token_invalid(
+                    "the current JWT is not a valid header value",
+                )))
+            }
         };
         bearer.set_sensitive(true);
-        let request = self.post_json(url, b"{}".to_vec()).header(AUTHORIZATION, bearer);
+        let request = self
+            .post_json(url, b"{}".to_vec())
+            .header(AUTHORIZATION, bearer);
         Some(match self.exchange(Endpoint::Refresh, request).await {
-            Ok(reply) if reply.status.is_success() => {
-                self.parse_issued(Endpoint::Refresh, &reply).map(|issued| (issued, reply))
-            }
+            Ok(reply) if reply.status.is_success() => self
+                .parse_issued(Endpoint::Refresh, &reply)
+                .map(|issued| (issued, reply)),
             Ok(reply) => Err(self.unexpected_status(Endpoint::Refresh, &reply)),
             Err(err) => Err(err),
         })
@@ -485,7 +531,10 @@ impl ApiClient {
 
     pub async fn fetch_jwks(&self) -> Result<KeySet> {
         let reply = self
-            .exchange(Endpoint::Jwks, self.request(Method::GET, &self.endpoints.jwks))
+            .exchange(
+                Endpoint::Jwks,
+                self.request(Method::GET, &self.endpoints.jwks),
+            )
             .await?;
         if !reply.status.is_success() {
             return Err(self.unexpected_status(Endpoint::Jwks, &reply));
@@ -496,7 +545,10 @@ impl ApiClient {
     /// `POST paths.logout`, best effort: the outcome is returned for logging only.
     pub async fn logout(&self) -> Result<()> {
         let reply = self
-            .exchange(Endpoint::Logout, self.post_json(&self.endpoints.logout, b"{}".to_vec()))
+            .exchange(
+                Endpoint::Logout,
+                self.post_json(&self.endpoints.logout, b"{}".to_vec()),
+            )
             .await?;
         if reply.status.is_success() {
             Ok(())

@@ -131,7 +131,9 @@ pub struct JsErrorInfo {
 
 #[napi(object, js_name = "AuthStatus", use_nullable = true)]
 pub struct JsAuthStatus {
-    #[napi(ts_type = "'signed-out' | 'valid' | 'refreshing' | 'expired' | 'login-required' | 'offline'")]
+    #[napi(
+        ts_type = "'signed-out' | 'valid' | 'refreshing' | 'expired' | 'login-required' | 'offline'"
+    )]
     pub state: String,
     pub authenticated: bool,
     pub user: Option<JsUser>,
@@ -246,20 +248,26 @@ impl AuthClient {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn get_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let core = self.core.clone();
-        settle(env, async move { core.get_token().await }, |token| token.expose().to_string())
+        settle(env, async move { core.get_token().await }, |token| {
+            token.expose().to_string()
+        })
     }
 
     /// Forces a new JWT (single flight).
     #[napi(ts_return_type = "Promise<string>")]
     pub fn refresh_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let core = self.core.clone();
-        settle(env, async move { core.refresh_token().await }, |token| token.expose().to_string())
+        settle(env, async move { core.refresh_token().await }, |token| {
+            token.expose().to_string()
+        })
     }
 
     /// The current JWT without network or refresh.
     #[napi]
     pub fn get_stored_jwt_token(&self) -> Option<String> {
-        self.core.stored_token().map(|token| token.expose().to_string())
+        self.core
+            .stored_token()
+            .map(|token| token.expose().to_string())
     }
 
     /// Signature (cached JWKS), algorithm, time and audience claims; default: the stored token.
@@ -279,7 +287,10 @@ impl AuthClient {
     }
 
     /// Calls `callback` on every change of the status; returns the unsubscribe function.
-    #[napi(ts_args_type = "callback: (status: AuthStatus) => void", ts_return_type = "() => void")]
+    #[napi(
+        ts_args_type = "callback: (status: AuthStatus) => void",
+        ts_return_type = "() => void"
+    )]
     pub fn on_status_change<'env>(
         &self,
         env: &'env Env,
@@ -290,13 +301,15 @@ impl AuthClient {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        let id = self.core.on_status_change(Arc::new(move |status: &AuthStatus| {
-            listener.call_with_return_value(
-                JsAuthStatus::from(status.clone()),
-                ThreadsafeFunctionCallMode::NonBlocking,
-                |_outcome, _env| Ok(()),
-            );
-        }));
+        let id = self
+            .core
+            .on_status_change(Arc::new(move |status: &AuthStatus| {
+                listener.call_with_return_value(
+                    JsAuthStatus::from(status.clone()),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                    |_outcome, _env| Ok(()),
+                );
+            }));
         let core = self.core.clone();
         env.create_function_from_closure("unsubscribe", move |_| {
             core.remove_status_watcher(id);
@@ -305,7 +318,10 @@ impl AuthClient {
     }
 
     /// Structured log records from the Rust side; never a token, cookie or password.
-    #[napi(ts_args_type = "callback: (record: LogRecord) => void", ts_return_type = "() => void")]
+    #[napi(
+        ts_args_type = "callback: (record: LogRecord) => void",
+        ts_return_type = "() => void"
+    )]
     pub fn on_log<'env>(
         &self,
         env: &'env Env,
@@ -316,18 +332,22 @@ impl AuthClient {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        let id = self.core.logger.subscribe(Arc::new(move |record: &crate::log::LogRecord| {
-            let fields = (!record.fields.is_empty()).then(|| record.fields.iter().cloned().collect());
-            listener.call_with_return_value(
-                JsLogRecord {
-                    level: record.level.as_str().to_string(),
-                    message: record.message.clone(),
-                    fields,
-                },
-                ThreadsafeFunctionCallMode::NonBlocking,
-                |_outcome, _env| Ok(()),
-            );
-        }));
+        let id = self
+            .core
+            .logger
+            .subscribe(Arc::new(move |record: &crate::log::LogRecord| {
+                let fields =
+                    (!record.fields.is_empty()).then(|| record.fields.iter().cloned().collect());
+                listener.call_with_return_value(
+                    JsLogRecord {
+                        level: record.level.as_str().to_string(),
+                        message: record.message.clone(),
+                        fields,
+                    },
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                    |_outcome, _env| Ok(()),
+                );
+            }));
         let logger = self.core.logger.clone();
         env.create_function_from_closure("unsubscribe", move |_| {
             logger.unsubscribe(id);
@@ -342,10 +362,19 @@ impl AuthClient {
         napi::bindgen_prelude::within_runtime_if_available(move || core.notify_resume());
     }
 
+    /// Resolves when the configured session store can be used now; rejects with `E_STORAGE`
+    /// saying what to install or unlock otherwise.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn check_storage<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let core = self.core.clone();
+        settle(env, async move { core.check_storage().await }, |()| ())
+    }
+
     /// A provider for one MCP server; throws unless its origin is in `trustedOrigins`.
     #[napi]
     pub fn mcp_provider(&self, env: Env, server_url: String) -> Result<McpAuthProvider> {
-        let access = McpAccess::new(self.core.clone(), &server_url).map_err(|err| js_error(&env, err))?;
+        let access =
+            McpAccess::new(self.core.clone(), &server_url).map_err(|err| js_error(&env, err))?;
         Ok(McpAuthProvider {
             access: Arc::new(access),
         })

@@ -142,7 +142,9 @@ impl Config {
         };
         if let Some(issuer) = &input.issuer {
             if issuer.is_empty() {
-                return Err(AuthError::config("issuer is empty; leave it out to skip the iss check"));
+                return Err(AuthError::config(
+                    "issuer is empty; leave it out to skip the iss check",
+                ));
             }
         }
         if input.audience.iter().any(String::is_empty) {
@@ -272,9 +274,9 @@ fn resolve_endpoints(base: &Url, paths: &PathsInput) -> Result<Endpoints> {
         if path.trim().is_empty() {
             return Err(AuthError::config(format!("paths.{name} is empty")));
         }
-        let url = base
-            .join(path)
-            .map_err(|err| AuthError::config(format!("paths.{name} is not a valid path ({err})")))?;
+        let url = base.join(path).map_err(|err| {
+            AuthError::config(format!("paths.{name} is not a valid path ({err})"))
+        })?;
         if url.origin() != base.origin() {
             return Err(AuthError::config(format!(
                 "paths.{name} points at another origin than baseUrl; every API endpoint must live on the API's origin"
@@ -282,12 +284,12 @@ fn resolve_endpoints(base: &Url, paths: &PathsInput) -> Result<Endpoints> {
         }
         Ok(url)
     };
-    let optional = |name: &str, value: &Option<Option<String>>, default: Option<&str>| {
-        match value {
-            Some(None) => Ok(None),
-            Some(Some(path)) => resolve(name, Some(path), "").map(Some),
-            None => default.map(|path| resolve(name, Some(path), path)).transpose(),
-        }
+    let optional = |name: &str, value: &Option<Option<String>>, default: Option<&str>| match value {
+        Some(None) => Ok(None),
+        Some(Some(path)) => resolve(name, Some(path), "").map(Some),
+        None => default
+            .map(|path| resolve(name, Some(path), path))
+            .transpose(),
     };
     Ok(Endpoints {
         csrf: optional("csrf", &paths.csrf, None)?,
@@ -377,7 +379,10 @@ mod tests {
     #[test]
     fn defaults_follow_the_contract() {
         let config = Config::from_input(input("https://api.example.com")).unwrap();
-        assert_eq!(config.endpoints.login.as_str(), "https://api.example.com/api/login");
+        assert_eq!(
+            config.endpoints.login.as_str(),
+            "https://api.example.com/api/login"
+        );
         assert_eq!(
             config.endpoints.refresh.as_ref().unwrap().as_str(),
             "https://api.example.com/api/jwt/refresh"
@@ -386,7 +391,10 @@ mod tests {
         assert_eq!(config.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
         assert_eq!(config.leeway, Duration::from_secs(30));
         assert_eq!(config.request_timeout, Duration::from_secs(10));
-        assert_eq!(config.trusted_origins, vec!["https://api.example.com".to_string()]);
+        assert_eq!(
+            config.trusted_origins,
+            vec!["https://api.example.com".to_string()]
+        );
         assert_eq!(config.storage, StorageKind::Keyring);
         assert_eq!(config.keyring_service, "symbiote");
         assert_eq!(config.account, "default");
@@ -394,16 +402,28 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback() {
-        for ok in ["http://127.0.0.1:5000", "http://127.8.0.1", "http://[::1]:80", "http://localhost:1"] {
+        for ok in [
+            "http://127.0.0.1:5000",
+            "http://127.8.0.1",
+            "http://[::1]:80",
+            "http://localhost:1",
+        ] {
             assert!(Config::from_input(input(ok)).is_ok(), "{ok}");
         }
-        for bad in ["http://api.example.com", "http://10.0.0.1", "http://localhost.evil.com"] {
+        for bad in [
+            "http://api.example.com",
+            "http://10.0.0.1",
+            "http://localhost.evil.com",
+        ] {
             assert_eq!(code_of(input(bad)), ErrorCode::InsecureUrl, "{bad}");
         }
         assert_eq!(code_of(input("ftp://example.com")), ErrorCode::Config);
         assert_eq!(code_of(input("not a url")), ErrorCode::Config);
         assert_eq!(code_of(input("")), ErrorCode::Config);
-        assert_eq!(code_of(input("https://user:pw@api.example.com")), ErrorCode::Config);
+        assert_eq!(
+            code_of(input("https://user:pw@api.example.com")),
+            ErrorCode::Config
+        );
     }
 
     #[test]
@@ -411,7 +431,10 @@ mod tests {
         let mut options = input("https://api.example.com");
         options.trusted_origins = Some(vec!["https://MCP.example.com:443/some/path".into()]);
         let config = Config::from_input(options.clone()).unwrap();
-        assert_eq!(config.trusted_origins, vec!["https://mcp.example.com".to_string()]);
+        assert_eq!(
+            config.trusted_origins,
+            vec!["https://mcp.example.com".to_string()]
+        );
         options.trusted_origins = Some(vec!["http://mcp.example.com".into()]);
         assert_eq!(code_of(options.clone()), ErrorCode::InsecureUrl);
         options.trusted_origins = Some(vec![]);
@@ -424,7 +447,10 @@ mod tests {
         options.algorithms = Some(vec!["HS256".into(), "none".into(), "ES256".into()]);
         let config = Config::from_input(options.clone()).unwrap();
         assert_eq!(config.algorithms, vec![Algorithm::ES256]);
-        assert_eq!(config.refused_algorithms, vec!["HS256".to_string(), "none".to_string()]);
+        assert_eq!(
+            config.refused_algorithms,
+            vec!["HS256".to_string(), "none".to_string()]
+        );
         options.algorithms = Some(vec!["HS256".into()]);
         assert_eq!(code_of(options.clone()), ErrorCode::Config);
         options.algorithms = Some(vec!["XY123".into()]);
@@ -459,7 +485,10 @@ mod tests {
         options.paths.csrf = Some(Some("/login".into()));
         let config = Config::from_input(options.clone()).unwrap();
         assert!(config.endpoints.refresh.is_none());
-        assert_eq!(config.endpoints.csrf.unwrap().as_str(), "https://api.example.com/login");
+        assert_eq!(
+            config.endpoints.csrf.unwrap().as_str(),
+            "https://api.example.com/login"
+        );
         options.paths.token = Some("https://evil.example.com/token".into());
         assert_eq!(code_of(options), ErrorCode::Config);
     }

@@ -153,9 +153,15 @@ mod tests {
         set(&jar, api, "session=abc; HttpOnly; Path=/");
         set(&jar, api, "other=1; Domain=evil.example.com");
         set(&jar, "http://127.0.0.1:6000/", "foreign=1");
-        assert_eq!(header(&jar, "http://127.0.0.1:5000/x").as_deref(), Some("session=abc"));
+        assert_eq!(
+            header(&jar, "http://127.0.0.1:5000/x").as_deref(),
+            Some("session=abc")
+        );
         assert_eq!(header(&jar, "http://127.0.0.1:6000/x"), None);
-        assert_eq!(format!("{:?}", jar.snapshot()), "[StoredCookie { name: \"session\", value: [redacted] }]");
+        assert_eq!(
+            format!("{:?}", jar.snapshot()),
+            "[StoredCookie { name: \"session\", value: [redacted] }]"
+        );
     }
 
     #[test]
@@ -163,7 +169,11 @@ mod tests {
         let api = "https://api.example.com/";
         let jar = CookieJar::new(&Url::parse(api).unwrap());
         set(&jar, api, "session=abc");
-        set(&jar, api, "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/");
+        set(
+            &jar,
+            api,
+            "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
+        );
         assert!(jar.is_empty());
         set(&jar, api, "session=abc");
         set(&jar, api, "session=abc; Max-Age=0");

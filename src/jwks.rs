@@ -340,7 +340,10 @@ impl JwksCache {
     }
 }
 
-fn check_allowed<'a>(decoded: DecodedToken<'a>, algorithms: &[Algorithm]) -> Result<DecodedToken<'a>> {
+fn check_allowed<'a>(
+    decoded: DecodedToken<'a>,
+    algorithms: &[Algorithm],
+) -> Result<DecodedToken<'a>> {
     if !algorithms.contains(&decoded.header.alg) {
         return Err(AuthError::token_invalid(format!(
             "the JWT uses {:?}, which is not in the allowed algorithms",

@@ -83,7 +83,9 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm> {
         other if other.starts_with("HS") => Err(AuthError::token_invalid(format!(
             "the JWT uses {other}, a shared-secret algorithm, which is never accepted"
         ))),
-        _ => Err(AuthError::token_invalid("the JWT uses an unsupported algorithm")),
+        _ => Err(AuthError::token_invalid(
+            "the JWT uses an unsupported algorithm",
+        )),
     }
 }
 
@@ -94,7 +96,9 @@ fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>>
             .as_f64()
             .filter(|v| v.is_finite() && v.abs() < 1e15)
             .map(|v| Some(v.floor() as i64))
-            .ok_or_else(|| AuthError::token_invalid(format!("the JWT claim {name} is out of range"))),
+            .ok_or_else(|| {
+                AuthError::token_invalid(format!("the JWT claim {name} is out of range"))
+            }),
         Some(_) => Err(AuthError::token_invalid(format!(
             "the JWT claim {name} is not a number"
         ))),
@@ -138,7 +142,9 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>> {
         kid: raw_header.kid,
     };
     let Value::Object(all) = b64_json(claims_part, "payload")? else {
-        return Err(AuthError::token_invalid("the JWT payload is not a JSON object"));
+        return Err(AuthError::token_invalid(
+            "the JWT payload is not a JSON object",
+        ));
     };
     let aud = match all.get("aud") {
         None => Vec::new(),
@@ -148,7 +154,11 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>> {
             .map(|item| item.as_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| AuthError::token_invalid("the JWT claim aud is not a string list"))?,
-        Some(_) => return Err(AuthError::token_invalid("the JWT claim aud is not a string")),
+        Some(_) => {
+            return Err(AuthError::token_invalid(
+                "the JWT claim aud is not a string",
+            ))
+        }
     };
     let claims = Claims {
         sub: string_claim(&all, "sub")?,
@@ -252,21 +262,41 @@ pub(crate) mod tests {
     fn refuses_none_and_hmac_before_anything_else() {
         let claims = serde_json::json!({"exp": 1});
         for alg in ["none", "NONE", "HS256", "HS512"] {
-            let err = decode(&unsigned(serde_json::json!({ "alg": alg }), claims.clone())).unwrap_err();
+            let err =
+                decode(&unsigned(serde_json::json!({ "alg": alg }), claims.clone())).unwrap_err();
             assert!(err.message.contains("never accepted"), "{alg}: {err}");
         }
     }
 
     #[test]
     fn refuses_malformed_structure() {
-        for token in ["", "a.b", "a.b.c.d", "!!!.e30.x", &"a".repeat(MAX_TOKEN_BYTES + 1)] {
+        for token in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!!.e30.x",
+            &"a".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
             assert!(decode(token).is_err(), "{token:.20}");
         }
-        let not_utf8 = format!("{}.{}.x", b64(&serde_json::json!({"alg":"RS256"})), URL_SAFE_NO_PAD.encode([0xff, 0xfe]));
+        let not_utf8 = format!(
+            "{}.{}.x",
+            b64(&serde_json::json!({"alg":"RS256"})),
+            URL_SAFE_NO_PAD.encode([0xff, 0xfe])
+        );
         assert!(decode(&not_utf8).is_err());
-        let exp_string = unsigned(serde_json::json!({"alg":"RS256"}), serde_json::json!({"exp": "9999999999"}));
-        assert!(decode(&exp_string).unwrap_err().message.contains("not a number"));
-        let no_exp = unsigned(serde_json::json!({"alg":"RS256"}), serde_json::json!({"sub": "1"}));
+        let exp_string = unsigned(
+            serde_json::json!({"alg":"RS256"}),
+            serde_json::json!({"exp": "9999999999"}),
+        );
+        assert!(decode(&exp_string)
+            .unwrap_err()
+            .message
+            .contains("not a number"));
+        let no_exp = unsigned(
+            serde_json::json!({"alg":"RS256"}),
+            serde_json::json!({"sub": "1"}),
+        );
         assert!(decode(&no_exp).unwrap_err().message.contains("no exp"));
     }
 
@@ -282,12 +312,22 @@ pub(crate) mod tests {
     #[test]
     fn issuer_and_audience_must_match_when_configured() {
         let wrong_iss = claims_with(serde_json::json!({"iss": "other"}));
-        assert!(validate_claims(&wrong_iss, &rules(), Some(0)).unwrap_err().message.contains("iss"));
+        assert!(validate_claims(&wrong_iss, &rules(), Some(0))
+            .unwrap_err()
+            .message
+            .contains("iss"));
         let wrong_aud = claims_with(serde_json::json!({"aud": ["x", "y"]}));
-        assert!(validate_claims(&wrong_aud, &rules(), Some(0)).unwrap_err().message.contains("aud"));
+        assert!(validate_claims(&wrong_aud, &rules(), Some(0))
+            .unwrap_err()
+            .message
+            .contains("aud"));
         let one_of = claims_with(serde_json::json!({"aud": ["x", "app"]}));
         assert!(validate_claims(&one_of, &rules(), Some(0)).is_ok());
-        let open = ClaimRules { issuer: None, audience: vec![], leeway: Duration::ZERO };
+        let open = ClaimRules {
+            issuer: None,
+            audience: vec![],
+            leeway: Duration::ZERO,
+        };
         assert!(validate_claims(&wrong_aud, &open, Some(0)).is_ok());
     }
 }

@@ -91,7 +91,9 @@ mod tests {
         let logger = Logger::new(LogLevel::Info);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink_seen = seen.clone();
-        let id = logger.subscribe(Arc::new(move |r: &LogRecord| sink_seen.lock().push(r.clone())));
+        let id = logger.subscribe(Arc::new(move |r: &LogRecord| {
+            sink_seen.lock().push(r.clone())
+        }));
         logger.debug("hidden", &[]);
         logger.warn("shown", &[("k", "v")]);
         logger.unsubscribe(id);

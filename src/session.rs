@@ -12,7 +12,7 @@ use crate::storage::{SessionRecord, SessionStore, RECORD_VERSION};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -206,10 +206,16 @@ impl AuthCore {
         AuthStatus {
             state,
             authenticated: inner.phase == Phase::Active,
-            user: if inner.phase == Phase::Active { inner.user.clone() } else { None },
+            user: if inner.phase == Phase::Active {
+                inner.user.clone()
+            } else {
+                None
+            },
             expires_at: inner.token.as_ref().map(|t| t.claims.exp * 1000 - offset),
             last_error: inner.last_error.clone(),
-            persistent: inner.phase == Phase::Active && inner.remember && self.store.is_persistent(),
+            persistent: inner.phase == Phase::Active
+                && inner.remember
+                && self.store.is_persistent(),
         }
     }
 
@@ -228,7 +234,9 @@ impl AuthCore {
     }
 
     pub fn remove_status_watcher(&self, id: u64) {
-        self.watchers.lock().retain(|(watcher_id, _)| *watcher_id != id);
+        self.watchers
+            .lock()
+            .retain(|(watcher_id, _)| *watcher_id != id);
     }
 
     /// Tells watchers about the current status if it differs from the last one they saw.
@@ -239,7 +247,12 @@ impl AuthCore {
             return;
         }
         *last = Some(status.clone());
-        let watchers: Vec<StatusWatcher> = self.watchers.lock().iter().map(|(_, w)| w.clone()).collect();
+        let watchers: Vec<StatusWatcher> = self
+            .watchers
+            .lock()
+            .iter()
+            .map(|(_, w)| w.clone())
+            .collect();
         for watcher in watchers {
             watcher(&status);
         }
@@ -283,7 +296,10 @@ impl AuthCore {
     /// Seconds until the current token expires (server clock), if there is one.
     pub fn expires_in(&self) -> Option<i64> {
         let inner = self.inner.lock();
-        inner.token.as_ref().map(|t| t.claims.exp - self.server_now())
+        inner
+            .token
+            .as_ref()
+            .map(|t| t.claims.exp - self.server_now())
     }
 
     fn not_signed_in() -> AuthError {
@@ -333,7 +349,10 @@ impl AuthCore {
 
     /// A server refused `rejected` (or the current token): refresh once, unless the token in
     /// use is already another one, which then is the answer.
-    pub async fn replace_rejected_token(self: &Arc<Self>, rejected: Option<&str>) -> Result<Secret> {
+    pub async fn replace_rejected_token(
+        self: &Arc<Self>,
+        rejected: Option<&str>,
+    ) -> Result<Secret> {
         let ticket = self.refreshes_completed.load(Ordering::Acquire);
         if let (Some(rejected), Some(current)) = (rejected, self.stored_token()) {
             if current.expose() != rejected {
@@ -351,7 +370,8 @@ impl AuthCore {
         let core = self.clone();
         tokio::spawn(async move {
             let _ = core.refresh_shared(ticket).await;
-            core.background_refresh_running.store(false, Ordering::Release);
+            core.background_refresh_running
+                .store(false, Ordering::Release);
         });
     }
 
@@ -376,7 +396,11 @@ impl AuthCore {
         }
     }
 
-    async fn verify_issued(&self, issued: IssuedToken, reply: &Reply) -> Result<(Secret, Verified)> {
+    async fn verify_issued(
+        &self,
+        issued: IssuedToken,
+        reply: &Reply,
+    ) -> Result<(Secret, Verified)> {
         self.observe_server_clock(reply);
         let verified = self
             .jwks
@@ -392,7 +416,10 @@ impl AuthCore {
     }
 
     /// The refresh endpoint with the current token, and on any failure the token endpoint.
-    async fn obtain_token(&self, current: Option<&Arc<CurrentToken>>) -> Result<(Secret, Verified)> {
+    async fn obtain_token(
+        &self,
+        current: Option<&Arc<CurrentToken>>,
+    ) -> Result<(Secret, Verified)> {
         if let Some(current) = current {
             if let Some(answer) = self.api.refresh_token(&current.raw).await {
                 let refreshed = match answer {
@@ -466,10 +493,14 @@ impl AuthCore {
                 self.persist_quietly().await;
             }
             Err(err) if err.code == ErrorCode::LoginRequired && outcome.is_err() => {
-                self.logger.warn("the API ended the session; sign-in required", &[]);
+                self.logger
+                    .warn("the API ended the session; sign-in required", &[]);
                 self.api.cookies.clear();
                 if let Err(err) = self.store.clear().await {
-                    self.logger.error("could not clear the stored session", &[("code", err.code.as_str())]);
+                    self.logger.error(
+                        "could not clear the stored session",
+                        &[("code", err.code.as_str())],
+                    );
                 }
             }
             Err(err) => self.logger.warn(
@@ -547,7 +578,8 @@ impl AuthCore {
         let (raw, verified, user) = match attempt.await {
             Ok(parts) => parts,
             Err(err) => {
-                self.logger.warn("sign-in failed", &[("code", err.code.as_str())]);
+                self.logger
+                    .warn("sign-in failed", &[("code", err.code.as_str())]);
                 self.update(|inner| inner.last_error = Some(err.clone()));
                 return Err(err);
             }
@@ -564,14 +596,24 @@ impl AuthCore {
             inner.offline = false;
             inner.last_error = None;
         }
-        let stored = if remember { self.persist().await } else { self.store.clear().await };
+        let stored = if remember {
+            self.persist().await
+        } else {
+            self.store.clear().await
+        };
         if let Err(err) = stored {
             self.discard_session(Some(err.clone()));
             self.publish();
             return Err(err);
         }
         self.publish();
-        self.logger.info("signed in", &[("user", &user_id), ("remember", if remember { "true" } else { "false" })]);
+        self.logger.info(
+            "signed in",
+            &[
+                ("user", &user_id),
+                ("remember", if remember { "true" } else { "false" }),
+            ],
+        );
         Ok(self.status())
     }
 
@@ -618,7 +660,8 @@ impl AuthCore {
         let record = match SessionRecord::decode(&stored, &self.config.account) {
             Ok(record) => record,
             Err(why) => {
-                self.logger.warn("discarding an unusable stored session", &[("reason", &why)]);
+                self.logger
+                    .warn("discarding an unusable stored session", &[("reason", &why)]);
                 self.store.clear().await?;
                 return Ok(self.status());
             }
@@ -631,12 +674,20 @@ impl AuthCore {
         let token = record.token.and_then(|raw| {
             let verified = self
                 .jwks
-                .verify_cached(raw.expose(), &self.config.algorithms, &self.claim_rules(), None)
+                .verify_cached(
+                    raw.expose(),
+                    &self.config.algorithms,
+                    &self.claim_rules(),
+                    None,
+                )
                 .ok()?;
             Some(self.current_token(raw, verified))
         });
         if token.is_none() && record.cookies.is_empty() {
-            self.logger.warn("discarding a stored session with neither a usable token nor a cookie", &[]);
+            self.logger.warn(
+                "discarding a stored session with neither a usable token nor a cookie",
+                &[],
+            );
             self.store.clear().await?;
             return Ok(self.status());
         }
@@ -680,7 +731,12 @@ impl AuthCore {
             },
         };
         self.jwks
-            .verify_cached(token, &self.config.algorithms, &self.claim_rules(), Some(self.server_now()))
+            .verify_cached(
+                token,
+                &self.config.algorithms,
+                &self.claim_rules(),
+                Some(self.server_now()),
+            )
             .is_ok()
     }
 
@@ -692,7 +748,8 @@ impl AuthCore {
         }
     }
 
-    pub fn request_timeout(&self) -> Duration {
-        self.config.request_timeout
+    /// Whether the configured store can be used now (for diagnostics such as `doctor`).
+    pub async fn check_storage(&self) -> Result<()> {
+        self.store.probe().await
     }
 }

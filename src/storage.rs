@@ -20,6 +20,10 @@ pub trait SessionStore: Send + Sync {
     fn clear(&self) -> StoreFuture<'_, ()>;
     /// Whether what is saved survives a restart of the app.
     fn is_persistent(&self) -> bool;
+    /// Checks that the store can be used now, without changing it.
+    fn probe(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.load().await.map(|_| ()) })
+    }
 }
 
 /// Bumped whenever the record's shape changes incompatibly; older records are discarded.
@@ -47,8 +51,9 @@ impl SessionRecord {
 
     /// Decodes a stored record; the error says why it cannot be used (it is then discarded).
     pub fn decode(stored: &Secret, account: &str) -> std::result::Result<SessionRecord, String> {
-        let value: serde_json::Value = serde_json::from_str(stored.expose())
-            .map_err(|_| "the stored session is not valid JSON (truncated or corrupted)".to_string())?;
+        let value: serde_json::Value = serde_json::from_str(stored.expose()).map_err(|_| {
+            "the stored session is not valid JSON (truncated or corrupted)".to_string()
+        })?;
         let version = value.get("version").and_then(serde_json::Value::as_u64);
         if version != Some(RECORD_VERSION as u64) {
             return Err(format!(
@@ -125,11 +130,15 @@ mod tests {
         let encoded = record("me").encode().unwrap();
         let decoded = SessionRecord::decode(&encoded, "me").unwrap();
         assert_eq!(decoded.token.unwrap().expose(), "a.b.c");
-        assert!(SessionRecord::decode(&encoded, "other").unwrap_err().contains("another account"));
+        assert!(SessionRecord::decode(&encoded, "other")
+            .unwrap_err()
+            .contains("another account"));
         let truncated = Secret::new(&encoded.expose()[..10]);
         assert!(SessionRecord::decode(&truncated, "me").is_err());
         let old = Secret::new(encoded.expose().replace("\"version\":1", "\"version\":0"));
-        assert!(SessionRecord::decode(&old, "me").unwrap_err().contains("version"));
+        assert!(SessionRecord::decode(&old, "me")
+            .unwrap_err()
+            .contains("version"));
         assert!(!format!("{:?}", decoded.cookies).contains("a.b.c"));
     }
 
