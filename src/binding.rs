@@ -429,12 +429,7 @@ impl McpAuthProvider {
         env: &'env Env,
         rejected_token: Option<String>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let access = self.access.clone();
-        settle(
-            env,
-            async move { access.on_unauthorized(rejected_token.as_deref()).await },
-            |()| (),
-        )
+        settle(env, self.access.on_unauthorized(rejected_token), |()| ())
     }
 
     /// `"tokens"` / `"all"`: as `onUnauthorized`; other scopes hold nothing to invalidate.
@@ -444,15 +439,14 @@ impl McpAuthProvider {
         env: &'env Env,
         scope: Option<String>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let access = self.access.clone();
-        let drops_token = matches!(scope.as_deref(), None | Some("tokens") | Some("all"));
+        let replacement = matches!(scope.as_deref(), None | Some("tokens") | Some("all"))
+            .then(|| self.access.on_unauthorized(None));
         settle(
             env,
             async move {
-                if drops_token {
-                    access.on_unauthorized(None).await
-                } else {
-                    Ok(())
+                match replacement {
+                    Some(replacement) => replacement.await,
+                    None => Ok(()),
                 }
             },
             |()| (),

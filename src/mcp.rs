@@ -68,7 +68,11 @@ impl McpAccess {
 
     /// The server answered 401 to `rejected` (or to the current token): replace it once,
     /// shared with every other caller that saw the same 401. Never starts an OAuth flow.
-    pub async fn on_unauthorized(&self, rejected: Option<&str>) -> Result<()> {
-        self.core.replace_rejected_token(rejected).await.map(|_| ())
+    pub fn on_unauthorized(
+        &self,
+        rejected: Option<String>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let replacement = self.core.replace_rejected_token(rejected);
+        async move { replacement.await.map(|_| ()) }
     }
 }

@@ -10,6 +10,7 @@ use crate::log::Logger;
 use crate::secret::Secret;
 use crate::storage::{SessionRecord, SessionStore, RECORD_VERSION};
 use parking_lot::Mutex;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -326,10 +327,15 @@ impl AuthCore {
         }
     }
 
-    /// Forces a new JWT; callers arriving while one is being fetched share it.
-    pub async fn refresh_token(self: &Arc<Self>) -> Result<Secret> {
+    /// Forces a new JWT; callers arriving while one is being fetched share it. The caller's
+    /// place in line is taken when this is called, not when the future first runs, so a burst
+    /// of calls shares one refresh however the runtime schedules them.
+    pub fn refresh_token(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Result<Secret>> + Send + 'static {
         let ticket = self.refreshes_completed.load(Ordering::Acquire);
-        self.refresh_shared(ticket).await
+        let core = self.clone();
+        async move { core.refresh_shared(ticket).await }
     }
 
     /// `ticket`: how many refreshes had completed when the caller decided it needs one. If
@@ -348,18 +354,22 @@ impl AuthCore {
     }
 
     /// A server refused `rejected` (or the current token): refresh once, unless the token in
-    /// use is already another one, which then is the answer.
-    pub async fn replace_rejected_token(
+    /// use is already another one, which then is the answer. Takes its place in line when
+    /// called, as `refresh_token` does.
+    pub fn replace_rejected_token(
         self: &Arc<Self>,
-        rejected: Option<&str>,
-    ) -> Result<Secret> {
+        rejected: Option<String>,
+    ) -> impl Future<Output = Result<Secret>> + Send + 'static {
         let ticket = self.refreshes_completed.load(Ordering::Acquire);
-        if let (Some(rejected), Some(current)) = (rejected, self.stored_token()) {
-            if current.expose() != rejected {
-                return Ok(current);
+        let core = self.clone();
+        async move {
+            if let (Some(rejected), Some(current)) = (rejected, core.stored_token()) {
+                if current.expose() != rejected {
+                    return Ok(current);
+                }
             }
+            core.refresh_shared(ticket).await
         }
-        self.refresh_shared(ticket).await
     }
 
     fn refresh_in_background(self: &Arc<Self>) {

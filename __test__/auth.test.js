@@ -1,0 +1,365 @@
+'use strict'
+// AuthClient against the real reference Flask server: login, verification, refresh,
+// single flight, and the error code of every failure.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const net = require('node:net')
+const { AuthClient } = require('..')
+const { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle } = require('./helpers/client')
+
+const ref = useReferenceServer()
+const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+
+async function closedPortUrl() {
+  const socket = net.createServer()
+  await new Promise((resolve) => socket.listen(0, '127.0.0.1', resolve))
+  const { port } = socket.address()
+  await new Promise((resolve) => socket.close(resolve))
+  return `http://127.0.0.1:${port}`
+}
+
+test.describe('construction', () => {
+  test('options that can never work throw E_CONFIG or E_INSECURE_URL', () => {
+    assert.equal(thrown(() => new AuthClient({ baseUrl: 'http://api.example.com' })).code, 'E_INSECURE_URL')
+    assert.equal(thrown(() => new AuthClient({ baseUrl: 'not a url' })).code, 'E_CONFIG')
+    assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', algorithms: ['HS256'] })).code, 'E_CONFIG')
+    assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', requestTimeoutMs: -1 })).code, 'E_CONFIG')
+    assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', trustedOrigins: ['http://mcp.example'] })).code, 'E_INSECURE_URL')
+    assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', storage: 'disk' })).code, 'E_CONFIG')
+  })
+
+  test('constructing does no I/O and starts signed out', async () => {
+    const before = await ref.server.counters()
+    const client = newClient(ref.server)
+    assert.deepEqual(await ref.server.counters(), before)
+    assert.equal(client.status().state, 'signed-out')
+    assert.equal(client.isAuthenticated(), false)
+    assert.equal(client.getStoredJwtToken(), null)
+    assert.equal(client.isJwtTokenValid(), false)
+    assert.equal((await rejection(client.getJwtToken())).code, 'E_LOGIN_REQUIRED')
+  })
+})
+
+test.describe('login', () => {
+  test('good credentials give a verified JWT and a valid status', async () => {
+    const client = newClient(ref.server)
+    const status = await client.login({ email: ref.server.user.email, password: ref.server.user.password })
+    assert.equal(status.state, 'valid')
+    assert.equal(status.authenticated, true)
+    assert.deepEqual(status.user, { id: '1', email: 'demo@example.com', displayName: 'Demo User', roles: ['user'] })
+    const token = await client.getJwtToken()
+    assert.equal(claimsOf(token).sub, '1')
+    assert.equal(status.expiresAt, claimsOf(token).exp * 1000)
+    assert.equal(client.getStoredJwtToken(), token)
+    assert.equal(client.isJwtTokenValid(), true)
+    assert.equal(client.isJwtTokenValid(token), true)
+    const counters = await ref.server.counters()
+    assert.deepEqual([counters.login, counters.token, counters.jwks], [1, 1, 1])
+  })
+
+  test('a wrong password is E_INVALID_CREDENTIALS and leaves the client signed out', async () => {
+    const client = newClient(ref.server)
+    const error = await rejection(client.login({ email: ref.server.user.email, password: 'wrong-password' }))
+    assert.equal(error.code, 'E_INVALID_CREDENTIALS')
+    assert.ok(error instanceof Error)
+    assert.equal(client.status().state, 'signed-out')
+    assert.equal(client.status().lastError.code, 'E_INVALID_CREDENTIALS')
+    assert.equal((await rejection(client.login({ email: '', password: '' }))).code, 'E_INVALID_CREDENTIALS')
+  })
+
+  test('with CSRF on, login works when paths.csrf is set and is E_CSRF when not', async () => {
+    await ref.server.config({ csrf: true })
+    const withCsrf = newClient(ref.server, { paths: { csrf: '/login' } })
+    const status = await withCsrf.login({ email: ref.server.user.email, password: ref.server.user.password })
+    assert.equal(status.state, 'valid')
+    assert.equal((await ref.server.counters()).csrf, 1)
+    const withoutCsrf = newClient(ref.server)
+    const error = await rejection(withoutCsrf.login({ email: ref.server.user.email, password: ref.server.user.password }))
+    assert.equal(error.code, 'E_CSRF')
+  })
+
+  test('a CSRF endpoint that answers garbage is E_CSRF', async () => {
+    await ref.server.fault({ endpoint: 'csrf', status: 200, body: 'not json', contentType: 'text/plain' })
+    const client = newClient(ref.server, { paths: { csrf: '/login' } })
+    assert.equal((await rejection(client.login(ref.server.user))).code, 'E_CSRF')
+  })
+
+  test('a server that is down is E_NETWORK', async () => {
+    const client = new AuthClient({ baseUrl: await closedPortUrl(), storage: 'memory', account: 'down' })
+    const error = await rejection(client.login({ email: 'a@b.c', password: 'pw' }))
+    assert.equal(error.code, 'E_NETWORK')
+    assert.equal(client.status().state, 'signed-out')
+  })
+
+  test('a server that hangs is E_TIMEOUT within requestTimeoutMs', async () => {
+    await ref.server.fault({ endpoint: 'login', hang: true })
+    const client = newClient(ref.server, { requestTimeoutMs: 300 })
+    const started = Date.now()
+    const error = await rejection(client.login(ref.server.user))
+    assert.equal(error.code, 'E_TIMEOUT')
+    assert.ok(Date.now() - started < 5000, 'the timeout bounds the wait')
+    await ref.server.clearFaults()
+  })
+
+  test('5xx is E_SERVER; HTML, non-JSON and oversized bodies are E_BAD_RESPONSE', async () => {
+    const cases = [
+      [{ status: 503, body: 'down' }, 'E_SERVER'],
+      [{ status: 200, body: '<html><body>hello</body></html>', contentType: 'text/html' }, 'E_BAD_RESPONSE'],
+      [{ status: 200, body: { token_type: 'Bearer' } }, 'E_BAD_RESPONSE'],
+      [{ status: 200, body: { access_token: 42 } }, 'E_BAD_RESPONSE'],
+      [{ status: 200, body: 'x'.repeat(2 * 1024 * 1024), contentType: 'application/json' }, 'E_BAD_RESPONSE'],
+    ]
+    for (const [fault, code] of cases) {
+      await ref.server.fault({ endpoint: 'token', ...fault })
+      const client = newClient(ref.server)
+      const error = await rejection(client.login(ref.server.user))
+      assert.equal(error.code, code, JSON.stringify(fault).slice(0, 80))
+      assert.equal(client.getStoredJwtToken(), null)
+    }
+  })
+
+  test('redirects are not followed to http:// nor to another origin', async () => {
+    await ref.server.fault({ endpoint: 'token', status: 302, headers: { Location: 'http://api.example.com/steal' } })
+    assert.equal((await rejection(newClient(ref.server).login(ref.server.user))).code, 'E_INSECURE_URL')
+    await ref.server.fault({ endpoint: 'token', status: 307, headers: { Location: 'https://other.example.com/token' } })
+    assert.equal((await rejection(newClient(ref.server).login(ref.server.user))).code, 'E_BAD_RESPONSE')
+  })
+})
+
+test.describe('verification', () => {
+  async function loginWithIssuedToken(token, options = {}) {
+    await ref.server.fault({ endpoint: 'token', status: 200, body: { access_token: token, token_type: 'Bearer' } })
+    const client = newClient(ref.server, options)
+    const error = await rejection(client.login(ref.server.user))
+    assert.equal(client.getStoredJwtToken(), null, 'an invalid token is never stored')
+    return error
+  }
+
+  test('alg none is refused', async () => {
+    const token = await ref.server.sign({ alg: 'none' })
+    assert.equal((await loginWithIssuedToken(token)).code, 'E_TOKEN_INVALID')
+  })
+
+  test('HS256 signed with the public key (algorithm confusion) is refused, even if listed', async () => {
+    const token = await ref.server.sign({ alg: 'HS256', hsSecret: 'public_pem' })
+    const error = await loginWithIssuedToken(token, { algorithms: ['RS256', 'HS256'] })
+    assert.equal(error.code, 'E_TOKEN_INVALID')
+  })
+
+  test('a wrong issuer or audience is refused when configured', async () => {
+    const signed = await signedInClient(ref.server)
+    const token = await signed.getJwtToken()
+    const strict = newClient(ref.server, { issuer: 'someone-else' })
+    assert.equal((await rejection(strict.login(ref.server.user))).code, 'E_TOKEN_INVALID')
+    const audience = newClient(ref.server, { audience: ['other-app'] })
+    assert.equal((await rejection(audience.login(ref.server.user))).code, 'E_TOKEN_INVALID')
+    const matching = newClient(ref.server, { issuer: claimsOf(token).iss, audience: ['x', claimsOf(token).aud] })
+    assert.equal((await matching.login(ref.server.user)).state, 'valid')
+  })
+
+  test('an expired token and a token from the future are refused', async () => {
+    const client = await signedInClient(ref.server)
+    const expired = await ref.server.sign({ claims: { exp: Math.floor(Date.now() / 1000) - 120 } })
+    const future = await ref.server.sign({ claims: { iat: Math.floor(Date.now() / 1000) + 3600, nbf: Math.floor(Date.now() / 1000) + 3600 } })
+    assert.equal(client.isJwtTokenValid(expired), false)
+    assert.equal(client.isJwtTokenValid(future), false)
+    assert.equal(client.isJwtTokenValid(await ref.server.sign({})), true)
+    assert.equal(client.isJwtTokenValid('not.a.jwt'), false)
+  })
+
+  test('a key rotated after the last JWKS fetch is fetched once and works', async () => {
+    const client = await signedInClient(ref.server)
+    const before = await client.getJwtToken()
+    await ref.server.rotate({ keepOld: false })
+    const after = await client.refreshJwtToken()
+    assert.notEqual(after, before)
+    assert.equal(client.isJwtTokenValid(after), true)
+    assert.equal((await ref.server.counters()).jwks, 2)
+  })
+
+  test('the same unknown kid causes one JWKS fetch within the cooldown', async () => {
+    const client = await signedInClient(ref.server)
+    const good = client.getStoredJwtToken()
+    const unknown = await ref.server.sign({ kid: 'never-published' })
+    await ref.server.fault({ endpoint: 'refresh', status: 500, count: 3 })
+    await ref.server.fault({ endpoint: 'token', status: 200, body: { access_token: unknown }, count: 3 })
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await rejection(client.refreshJwtToken())).code, 'E_TOKEN_INVALID')
+    }
+    assert.equal((await ref.server.counters()).jwks, 2, 'one fetch at login, one for the unknown kid')
+    assert.equal(client.getStoredJwtToken(), good, 'the good token is kept')
+  })
+
+  test('ES256 tokens verify', async () => {
+    await ref.server.config({ algorithm: 'ES256' })
+    const client = await signedInClient(ref.server)
+    const token = await client.getJwtToken()
+    assert.equal(JSON.parse(Buffer.from(token.split('.')[0], 'base64url')).alg, 'ES256')
+    assert.equal(client.isJwtTokenValid(), true)
+  })
+})
+
+test.describe('refresh', () => {
+  test('an expired token is refreshed on the next getJwtToken', async () => {
+    await ref.server.config({ lifetime: 2 })
+    const client = await signedInClient(ref.server)
+    const first = await client.getJwtToken()
+    await sleep(2200)
+    const second = await client.getJwtToken()
+    assert.notEqual(second, first)
+    assert.ok(claimsOf(second).exp > claimsOf(first).exp)
+    assert.equal((await ref.server.counters()).refresh, 1)
+  })
+
+  test('a failing refresh endpoint falls back to the token endpoint', async () => {
+    const client = await signedInClient(ref.server)
+    await ref.server.fault({ endpoint: 'refresh', status: 500 })
+    const token = await client.refreshJwtToken()
+    assert.equal(client.isJwtTokenValid(token), true)
+    const counters = await ref.server.counters()
+    assert.deepEqual([counters.refresh, counters.token], [1, 2])
+  })
+
+  test('paths.refresh: null uses the token endpoint only', async () => {
+    const client = await signedInClient(ref.server, { paths: { refresh: null } })
+    await client.refreshJwtToken()
+    const counters = await ref.server.counters()
+    assert.deepEqual([counters.refresh, counters.token], [0, 2])
+  })
+
+  test('a session the server forgot is E_LOGIN_REQUIRED and state login-required', async () => {
+    const client = await signedInClient(ref.server)
+    await ref.server.expireSessions()
+    const error = await rejection(client.refreshJwtToken())
+    assert.equal(error.code, 'E_LOGIN_REQUIRED')
+    assert.equal(client.status().state, 'login-required')
+    assert.equal(client.isAuthenticated(), false)
+    assert.equal(client.getStoredJwtToken(), null)
+    assert.equal((await rejection(client.getJwtToken())).code, 'E_LOGIN_REQUIRED')
+  })
+
+  test('a failed refresh keeps the still-valid token', async () => {
+    const client = await signedInClient(ref.server)
+    const token = client.getStoredJwtToken()
+    await ref.server.fault({ endpoint: 'refresh', status: 502 })
+    await ref.server.fault({ endpoint: 'token', status: 502 })
+    assert.equal((await rejection(client.refreshJwtToken())).code, 'E_SERVER')
+    assert.equal(client.getStoredJwtToken(), token)
+    assert.equal(await client.getJwtToken(), token)
+    assert.equal(client.isAuthenticated(), true)
+  })
+
+  test('1000 concurrent callers on an expired token cause exactly one token request', async () => {
+    await ref.server.config({ lifetime: 1 })
+    const client = await signedInClient(ref.server)
+    const stale = client.getStoredJwtToken()
+    await sleep(1200)
+    const before = await ref.server.counters()
+    const tokens = await Promise.all(Array.from({ length: 1000 }, () => client.getJwtToken()))
+    const after = await ref.server.counters()
+    assert.equal(new Set(tokens).size, 1, 'every caller got the same token')
+    assert.notEqual(tokens[0], stale)
+    assert.equal(after.refresh + after.token - before.refresh - before.token, 1)
+  })
+
+  test('1000 concurrent forced refreshes share one request, failures included', async () => {
+    const client = await signedInClient(ref.server)
+    await ref.server.fault({ endpoint: 'refresh', status: 500, count: -1 })
+    await ref.server.fault({ endpoint: 'token', status: 500, count: -1 })
+    const before = await ref.server.counters()
+    const outcomes = await Promise.allSettled(Array.from({ length: 1000 }, () => client.refreshJwtToken()))
+    const after = await ref.server.counters()
+    assert.ok(outcomes.every((o) => o.status === 'rejected' && o.reason.code === 'E_SERVER'))
+    assert.equal(after.refresh - before.refresh, 1)
+    assert.equal(after.token - before.token, 1)
+    await ref.server.clearFaults()
+  })
+})
+
+test.describe('logout and restore', () => {
+  test('logout wipes the session and never fails because the server is down', async () => {
+    const client = await signedInClient(ref.server)
+    await ref.server.fault({ endpoint: 'logout', status: 500 })
+    await client.logout()
+    assert.equal(client.status().state, 'signed-out')
+    assert.equal(client.getStoredJwtToken(), null)
+    const down = await signedInClient(ref.server, { requestTimeoutMs: 300 })
+    await ref.server.fault({ endpoint: 'logout', hang: true })
+    await down.logout()
+    assert.equal(down.isAuthenticated(), false)
+    await ref.server.clearFaults()
+  })
+
+  test('a refresh in flight during logout does not bring the token back', async () => {
+    const client = await signedInClient(ref.server)
+    await ref.server.fault({ endpoint: 'refresh', delayMs: 500 })
+    const refreshing = client.refreshJwtToken()
+    await sleep(100)
+    await client.logout()
+    assert.equal((await rejection(refreshing)).code, 'E_LOGIN_REQUIRED')
+    assert.equal(client.getStoredJwtToken(), null)
+    assert.equal(client.status().state, 'signed-out')
+  })
+
+  test('restore in the same process brings the session back without network', async () => {
+    const first = await signedInClient(ref.server, { account: 'restore-same-process' })
+    const token = first.getStoredJwtToken()
+    const before = await ref.server.counters()
+    const second = newClient(ref.server, { account: 'restore-same-process' })
+    const status = await second.restore()
+    assert.equal(status.state, 'valid')
+    assert.equal(status.user.email, 'demo@example.com')
+    assert.equal(second.getStoredJwtToken(), token)
+    assert.equal(second.isJwtTokenValid(), true, 'the stored keys verify it offline')
+    assert.deepEqual(await ref.server.counters(), before, 'zero requests')
+    await second.logout()
+    const third = newClient(ref.server, { account: 'restore-same-process' })
+    assert.equal((await third.restore()).state, 'signed-out')
+  })
+})
+
+test.describe('events and secrets', () => {
+  test('status events follow every change, once each, and unsubscribe works', async () => {
+    const client = newClient(ref.server)
+    const states = []
+    const unsubscribe = client.onStatusChange((status) => states.push(status.state))
+    await client.login(ref.server.user)
+    await client.refreshJwtToken()
+    await settle()
+    unsubscribe()
+    await client.logout()
+    await settle()
+    assert.deepEqual(states, ['valid', 'refreshing', 'valid'])
+  })
+
+  test('a throwing status callback does not break the client', async () => {
+    const client = newClient(ref.server)
+    client.onStatusChange(() => {
+      throw new Error('listener bug')
+    })
+    const status = await client.login(ref.server.user)
+    await settle()
+    assert.equal(status.state, 'valid')
+    assert.equal(typeof (await client.getJwtToken()), 'string')
+  })
+
+  test('no log record at trace level nor any error message contains the token or password', async () => {
+    const password = ref.server.user.password
+    const client = newClient(ref.server, { logLevel: 'trace' })
+    const records = captureLogs(client)
+    const messages = []
+    messages.push((await rejection(client.login({ email: ref.server.user.email, password: 'wrong-secret-pw' }))).message)
+    await client.login(ref.server.user)
+    const tokens = [await client.getJwtToken(), await client.refreshJwtToken()]
+    await ref.server.expireSessions()
+    messages.push((await rejection(client.refreshJwtToken())).message)
+    await client.logout()
+    await settle()
+    assert.ok(records.length >= 5, `records were captured (${records.length})`)
+    const everything = JSON.stringify(records) + messages.join('\n')
+    for (const secret of [password, 'wrong-secret-pw', ...tokens, ...tokens.map((t) => t.split('.')[2])]) {
+      assert.equal(everything.includes(secret), false)
+    }
+  })
+})

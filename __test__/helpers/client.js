@@ -1,0 +1,71 @@
+'use strict'
+// Shared pieces of the Node suite: a reference server per test file, clients with their own
+// account (so the process-wide memory store never mixes tests), and log capture.
+
+const { randomUUID } = require('node:crypto')
+const { before, after, beforeEach } = require('node:test')
+const { AuthClient } = require('../..')
+const { startReferenceServer } = require('../../testing/server')
+
+/** Starts one reference server for the calling test file; resets it before every test. */
+function useReferenceServer(options = {}) {
+  const handle = { server: null }
+  before(async () => {
+    handle.server = await startReferenceServer(options)
+  })
+  beforeEach(async () => {
+    await handle.server.reset({ sessions: true })
+  })
+  after(async () => {
+    await handle.server?.stop()
+  })
+  return handle
+}
+
+function newClient(server, options = {}) {
+  return new AuthClient({
+    baseUrl: server.url,
+    storage: 'memory',
+    account: `test-${randomUUID()}`,
+    ...options,
+  })
+}
+
+async function signedInClient(server, options = {}) {
+  const client = newClient(server, options)
+  await client.login({ email: server.user.email, password: server.user.password })
+  return client
+}
+
+/** Collects every log record of `client` at trace level (client must use logLevel 'trace'). */
+function captureLogs(client) {
+  const records = []
+  client.onLog((record) => records.push(record))
+  return records
+}
+
+/** Resolves with the rejection of `promise`; fails the test if it resolves. */
+async function rejection(promise) {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a rejection, but the promise resolved')
+}
+
+function thrown(fn) {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected an exception')
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Lets queued threadsafe-function callbacks (status events, logs) reach JS. */
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+module.exports = { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle }
