@@ -1,0 +1,122 @@
+// Types for symbiote-auth/electron. Electron's own types are not required: the
+// parameters are the parts of ipcMain, ipcRenderer, contextBridge and webContents used.
+
+import type { AuthStatus, LoginCredentials } from './index'
+
+/** The part of Electron's `WebContents` that status pushes use. */
+export interface WebContentsLike {
+  send(channel: string, ...args: unknown[]): void
+  isDestroyed(): boolean
+  once(event: 'destroyed', listener: () => void): unknown
+  removeListener(event: 'destroyed', listener: () => void): unknown
+}
+
+/** The event Electron passes to `ipcMain.handle` / `ipcMain.on` listeners. */
+export interface IpcMainEventLike {
+  sender: WebContentsLike
+  senderFrame?: { url: string; origin?: string } | null
+}
+
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: any, ...args: any[]) => unknown): void
+  removeHandler(channel: string): void
+  on(channel: string, listener: (event: any, ...args: any[]) => void): unknown
+  removeListener(channel: string, listener: (...args: any[]) => void): unknown
+}
+
+/** The `AuthClient` methods the IPC handlers call. */
+export interface AuthClientLike {
+  login(credentials: LoginCredentials): Promise<AuthStatus>
+  logout(): Promise<void>
+  restore(): Promise<AuthStatus>
+  status(): AuthStatus
+  getJwtToken(): Promise<string>
+  onStatusChange(callback: (status: AuthStatus) => void): () => void
+}
+
+export interface RegisterAuthIpcOptions {
+  /** Channels are `<prefix>:login`, `:logout`, `:status`, `:restore` (and `:token`). Default `"symbiote-auth"`. */
+  channelPrefix?: string
+  /** Adds the `<prefix>:token` channel, which hands the raw JWT to any renderer. Default `false`. */
+  exposeToken?: boolean
+  /**
+   * Extra push targets besides the renderers that called `onStatusChange`: BrowserWindows
+   * or webContents, e.g. `() => BrowserWindow.getAllWindows()`. Called on every change.
+   */
+  getWindows?: () => Iterable<{ webContents: WebContentsLike; isDestroyed?(): boolean } | WebContentsLike>
+  /** Refuse a renderer (e.g. by `event.senderFrame.url`): its calls reject with `E_FORBIDDEN_SENDER`. */
+  allowSender?: (event: IpcMainEventLike) => boolean
+}
+
+/**
+ * Main process: registers the auth channels and pushes every status change. Registering
+ * the same prefix on the same `ipcMain` again disposes the earlier registration first.
+ * Returns `dispose()`, which removes the handlers, listeners and status subscription.
+ * Throws `E_CONFIG` for unusable arguments.
+ */
+export function registerAuthIpc(ipcMain: IpcMainLike, client: AuthClientLike, options?: RegisterAuthIpcOptions): () => void
+
+export interface ContextBridgeLike {
+  exposeInMainWorld(apiKey: string, api: unknown): void
+}
+
+export interface IpcRendererLike {
+  invoke(channel: string, ...args: unknown[]): Promise<any>
+  send(channel: string, ...args: unknown[]): void
+  on(channel: string, listener: (event: unknown, ...args: any[]) => void): unknown
+  removeListener(channel: string, listener: (...args: any[]) => void): unknown
+}
+
+export interface ExposeAuthApiOptions {
+  /** Property of `window`. Default `"symbioteAuth"`. */
+  key?: string
+  /** Must match the main process's `channelPrefix`. Default `"symbiote-auth"`. */
+  channelPrefix?: string
+  /** Adds `getJwtToken()`; the main process must pass `exposeToken: true` too. Default `false`. */
+  exposeToken?: boolean
+}
+
+/**
+ * What the page sees as `window.symbioteAuth`. Rejections are Errors whose message
+ * starts with the error code (`"E_INVALID_CREDENTIALS: …"`); `.code` is set as well where
+ * the error does not cross contextBridge (which keeps only the message).
+ */
+export interface SymbioteAuthApi {
+  login(credentials: LoginCredentials): Promise<AuthStatus>
+  logout(): Promise<void>
+  status(): Promise<AuthStatus>
+  restore(): Promise<AuthStatus>
+  /** Returns the unsubscribe function. Subscribe before calling `status()` to miss no change. */
+  onStatusChange(listener: (status: AuthStatus) => void): () => void
+  /** Only with `exposeToken: true` on both sides. */
+  getJwtToken?(): Promise<string>
+}
+
+/** Preload: exposes `window[key]` through `contextBridge`. Throws `E_CONFIG` for unusable arguments. */
+export function exposeAuthApi(contextBridge: ContextBridgeLike, ipcRenderer: IpcRendererLike, options?: ExposeAuthApiOptions): void
+
+export interface AuthChannels {
+  login: string
+  logout: string
+  status: string
+  restore: string
+  token: string
+  subscribe: string
+  unsubscribe: string
+  statusChanged: string
+}
+
+/** The channel names used for a prefix. */
+export function channelsFor(prefix: string): AuthChannels
+
+export const ERROR_CODES: {
+  /** A renderer sent something that is not what the channel takes. */
+  readonly INVALID_ARGUMENT: 'E_INVALID_ARGUMENT'
+  /** `allowSender` refused the renderer. */
+  readonly FORBIDDEN_SENDER: 'E_FORBIDDEN_SENDER'
+}
+
+export const LIMITS: {
+  readonly MAX_EMAIL_LENGTH: number
+  readonly MAX_PASSWORD_LENGTH: number
+}

@@ -1,0 +1,323 @@
+'use strict'
+// symbiote-auth/electron: IPC glue between an AuthClient in Electron's main process and
+// its renderers. `registerAuthIpc` runs in the main process, `exposeAuthApi` in a preload.
+//
+// This file requires nothing on purpose: its preload half runs in renderers, which must
+// never load the native addon, and a bundler can inline it into a sandboxed preload as is.
+//
+// Replies cross IPC as `{ ok: true, value }` or `{ ok: false, error: { code, message } }`
+// because Electron keeps only the message of an error thrown by a handler; the preload
+// turns a failure back into an Error with `.code`.
+
+const DEFAULT_CHANNEL_PREFIX = 'symbiote-auth'
+const DEFAULT_API_KEY = 'symbioteAuth'
+
+// RFC 5321: a 64-character local part, "@", a 255-character domain.
+const MAX_EMAIL_LENGTH = 320
+const MAX_PASSWORD_LENGTH = 1024
+const MAX_CHANNEL_PREFIX_LENGTH = 100
+
+const INVALID_ARGUMENT = 'E_INVALID_ARGUMENT'
+const FORBIDDEN_SENDER = 'E_FORBIDDEN_SENDER'
+const INTERNAL = 'E_INTERNAL'
+
+const LOGIN_FIELDS = new Set(['email', 'password', 'remember'])
+const STATUS_FIELDS = ['state', 'authenticated', 'user', 'expiresAt', 'lastError', 'persistent']
+
+function channelsFor(prefix) {
+  return {
+    login: `${prefix}:login`,
+    logout: `${prefix}:logout`,
+    status: `${prefix}:status`,
+    restore: `${prefix}:restore`,
+    token: `${prefix}:token`,
+    subscribe: `${prefix}:subscribe`,
+    unsubscribe: `${prefix}:unsubscribe`,
+    statusChanged: `${prefix}:status-changed`
+  }
+}
+
+function codedError(code, message) {
+  const error = new Error(message)
+  error.code = code
+  return error
+}
+
+function configError(message) {
+  return codedError('E_CONFIG', message)
+}
+
+function checkChannelPrefix(prefix) {
+  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > MAX_CHANNEL_PREFIX_LENGTH) {
+    throw configError(`channelPrefix must be a non-empty string of at most ${MAX_CHANNEL_PREFIX_LENGTH} characters`)
+  }
+}
+
+function checkMethods(value, name, methods) {
+  const missing = methods.filter((method) => typeof value?.[method] !== 'function')
+  if (missing.length > 0) throw configError(`${name} has no ${missing.join(', ')}(): pass ${name} itself`)
+}
+
+// ----- validation of what a renderer sends ---------------------------------------------
+
+function invalidArgument(message) {
+  return codedError(INVALID_ARGUMENT, message)
+}
+
+function expectNoArguments(operation, args) {
+  if (args.length !== 0) throw invalidArgument(`${operation}() takes no arguments, got ${args.length}`)
+}
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+// Reads each field once through its property descriptor, so a getter can neither run
+// nor answer differently between the check and the use. Electron's structured clone has
+// already turned getters into data; this also holds when the handler is called directly.
+// Messages name the field and the rule, never the value: it may be the password.
+function parseCredentials(args) {
+  if (args.length !== 1) throw invalidArgument(`login() takes one argument {email, password, remember?}, got ${args.length}`)
+  const [credentials] = args
+  if (!isPlainObject(credentials)) throw invalidArgument('login() takes a plain object {email, password, remember?}')
+  const fields = {}
+  for (const key of Reflect.ownKeys(credentials)) {
+    if (!LOGIN_FIELDS.has(key)) throw invalidArgument(`login() got an unknown field ${JSON.stringify(String(key))}; allowed: email, password, remember`)
+    const descriptor = Object.getOwnPropertyDescriptor(credentials, key)
+    if (!('value' in descriptor)) throw invalidArgument(`login() field ${key} must be a data property, not a getter`)
+    fields[key] = descriptor.value
+  }
+  const { email, password, remember } = fields
+  if (typeof email !== 'string' || email.length > MAX_EMAIL_LENGTH) {
+    throw invalidArgument(`login() field email must be a string of at most ${MAX_EMAIL_LENGTH} characters`)
+  }
+  if (typeof password !== 'string' || password.length > MAX_PASSWORD_LENGTH) {
+    throw invalidArgument(`login() field password must be a string of at most ${MAX_PASSWORD_LENGTH} characters`)
+  }
+  if (remember !== undefined && typeof remember !== 'boolean') {
+    throw invalidArgument('login() field remember must be a boolean when given')
+  }
+  return remember === undefined ? { email, password } : { email, password, remember }
+}
+
+// Only the contract's fields reach a renderer, whatever the native status grows to hold.
+function publicStatus(status) {
+  return Object.fromEntries(STATUS_FIELDS.map((field) => [field, status[field] ?? null]))
+}
+
+function describeError(error) {
+  const code = typeof error?.code === 'string' ? error.code : INTERNAL
+  const message = typeof error?.message === 'string' ? error.message : 'unexpected failure in the main process'
+  return { code, message }
+}
+
+// ----- main process ----------------------------------------------------------------------
+
+// ipcMain → (channel prefix → dispose of the registration using it).
+const registrations = new WeakMap()
+
+/**
+ * Registers the auth channels on `ipcMain` and pushes every status change to subscribed
+ * renderers and to `getWindows()`. Registering a prefix again disposes the earlier
+ * registration of that prefix first. Returns `dispose()`.
+ */
+function registerAuthIpc(ipcMain, client, options = {}) {
+  const { channelPrefix = DEFAULT_CHANNEL_PREFIX, exposeToken = false, getWindows, allowSender } = options
+  checkMethods(ipcMain, 'ipcMain', ['handle', 'removeHandler', 'on', 'removeListener'])
+  checkMethods(client, 'client', ['login', 'logout', 'status', 'restore', 'onStatusChange', 'getJwtToken'])
+  checkChannelPrefix(channelPrefix)
+  if (typeof exposeToken !== 'boolean') throw configError('exposeToken must be a boolean')
+  for (const [name, value] of Object.entries({ getWindows, allowSender })) {
+    if (value !== undefined && typeof value !== 'function') throw configError(`${name} must be a function when given`)
+  }
+
+  const channels = channelsFor(channelPrefix)
+  const byPrefix = registrations.get(ipcMain) ?? new Map()
+  registrations.set(ipcMain, byPrefix)
+  byPrefix.get(channelPrefix)?.()
+
+  const checkSender = (event) => {
+    if (allowSender && !allowSender(event)) {
+      throw codedError(FORBIDDEN_SENDER, 'this renderer is not allowed to use the auth API (allowSender refused it)')
+    }
+  }
+
+  const operations = {
+    [channels.login]: async (args) => publicStatus(await client.login(parseCredentials(args))),
+    [channels.logout]: async (args) => {
+      expectNoArguments('logout', args)
+      await client.logout()
+    },
+    [channels.status]: async (args) => {
+      expectNoArguments('status', args)
+      return publicStatus(client.status())
+    },
+    [channels.restore]: async (args) => {
+      expectNoArguments('restore', args)
+      return publicStatus(await client.restore())
+    }
+  }
+  if (exposeToken) {
+    operations[channels.token] = async (args) => {
+      expectNoArguments('getJwtToken', args)
+      return client.getJwtToken()
+    }
+  }
+
+  const handled = []
+  for (const [channel, operation] of Object.entries(operations)) {
+    ipcMain.handle(channel, async (event, ...args) => {
+      try {
+        checkSender(event)
+        return { ok: true, value: await operation(args) }
+      } catch (error) {
+        return { ok: false, error: describeError(error) }
+      }
+    })
+    handled.push(channel)
+  }
+
+  // Renderers that asked for status pushes, each with its 'destroyed' cleanup.
+  const subscribers = new Map()
+  const forget = (webContents) => {
+    const cleanup = subscribers.get(webContents)
+    if (!cleanup) return
+    webContents.removeListener('destroyed', cleanup)
+    subscribers.delete(webContents)
+  }
+  const onSubscribe = (event) => {
+    const webContents = event.sender
+    try {
+      checkSender(event)
+    } catch {
+      return // `send` has no reply; a refused renderer simply gets no pushes.
+    }
+    if (subscribers.has(webContents) || webContents.isDestroyed()) return
+    const cleanup = () => subscribers.delete(webContents)
+    webContents.once('destroyed', cleanup)
+    subscribers.set(webContents, cleanup)
+  }
+  const onUnsubscribe = (event) => forget(event.sender)
+  ipcMain.on(channels.subscribe, onSubscribe)
+  ipcMain.on(channels.unsubscribe, onUnsubscribe)
+
+  const pushTargets = () => {
+    const targets = new Set(subscribers.keys())
+    for (const item of getWindows?.() ?? []) {
+      // getWindows may list BrowserWindows (BrowserWindow.getAllWindows) or webContents.
+      if (item.isDestroyed?.()) continue
+      targets.add(item.webContents ?? item)
+    }
+    return targets
+  }
+  const stopWatchingStatus = client.onStatusChange((status) => {
+    const pushed = publicStatus(status)
+    for (const webContents of pushTargets()) {
+      if (webContents.isDestroyed()) continue
+      // One window failing to take the message must not keep it from the others.
+      try {
+        webContents.send(channels.statusChanged, pushed)
+      } catch {}
+    }
+  })
+
+  let disposed = false
+  function dispose() {
+    if (disposed) return
+    disposed = true
+    for (const channel of handled) ipcMain.removeHandler(channel)
+    ipcMain.removeListener(channels.subscribe, onSubscribe)
+    ipcMain.removeListener(channels.unsubscribe, onUnsubscribe)
+    stopWatchingStatus()
+    for (const webContents of [...subscribers.keys()]) forget(webContents)
+    if (byPrefix.get(channelPrefix) === dispose) byPrefix.delete(channelPrefix)
+  }
+  byPrefix.set(channelPrefix, dispose)
+  return dispose
+}
+
+// ----- preload ---------------------------------------------------------------------------
+
+// A failed reply becomes an Error with `.code`. The message starts with the code too,
+// because contextBridge copies only an error's message into the page.
+function unwrapReply(reply) {
+  if (reply?.ok === true) return reply.value
+  const { code, message } = reply?.ok === false ? reply.error : { code: INTERNAL, message: 'malformed reply from the main process' }
+  throw codedError(code, `${code}: ${message}`)
+}
+
+// `reportError` is the page's standard route to its 'error' event and the console; where
+// it is missing, an uncaught rethrow takes the same route.
+function reportListenerError(error) {
+  if (typeof globalThis.reportError === 'function') {
+    globalThis.reportError(error)
+  } else {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
+/**
+ * Exposes `window[key]` = `{ login, logout, status, restore, onStatusChange }` (plus
+ * `getJwtToken` with `exposeToken: true`) through `contextBridge`.
+ */
+function exposeAuthApi(contextBridge, ipcRenderer, options = {}) {
+  const { key = DEFAULT_API_KEY, channelPrefix = DEFAULT_CHANNEL_PREFIX, exposeToken = false } = options
+  checkMethods(contextBridge, 'contextBridge', ['exposeInMainWorld'])
+  checkMethods(ipcRenderer, 'ipcRenderer', ['invoke', 'send', 'on', 'removeListener'])
+  checkChannelPrefix(channelPrefix)
+  if (typeof key !== 'string' || key.length === 0) throw configError('key must be a non-empty string')
+
+  const channels = channelsFor(channelPrefix)
+  const invoke = async (channel, ...args) => unwrapReply(await ipcRenderer.invoke(channel, ...args))
+
+  // One IPC listener and one main-process subscription serve every page listener, and
+  // both go away with the last unsubscribe.
+  const listeners = new Set()
+  const dispatch = (_event, status) => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(status)
+      } catch (error) {
+        // As EventTarget does: report it to the page's error handling, notify the others.
+        reportListenerError(error)
+      }
+    }
+  }
+  function onStatusChange(listener) {
+    if (typeof listener !== 'function') throw new TypeError('onStatusChange takes a function')
+    // A wrapper per call, so subscribing the same function twice needs two unsubscribes.
+    const subscription = (status) => listener(status)
+    listeners.add(subscription)
+    if (listeners.size === 1) {
+      ipcRenderer.on(channels.statusChanged, dispatch)
+      ipcRenderer.send(channels.subscribe)
+    }
+    return function unsubscribe() {
+      if (!listeners.delete(subscription) || listeners.size > 0) return
+      ipcRenderer.removeListener(channels.statusChanged, dispatch)
+      ipcRenderer.send(channels.unsubscribe)
+    }
+  }
+
+  const api = {
+    login: (credentials) => invoke(channels.login, credentials),
+    logout: () => invoke(channels.logout),
+    status: () => invoke(channels.status),
+    restore: () => invoke(channels.restore),
+    onStatusChange
+  }
+  if (exposeToken) api.getJwtToken = () => invoke(channels.token)
+  contextBridge.exposeInMainWorld(key, api)
+}
+
+module.exports = {
+  registerAuthIpc,
+  exposeAuthApi,
+  channelsFor,
+  ERROR_CODES: Object.freeze({ INVALID_ARGUMENT, FORBIDDEN_SENDER }),
+  LIMITS: Object.freeze({ MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH })
+}
