@@ -68,6 +68,10 @@ export interface AuthClientOptions {
   leewaySeconds?: number
   refreshBeforeExpirySeconds?: number
   requestTimeoutMs?: number
+  /** First pause after a failed refresh (default 1000); doubles per failure, with jitter. */
+  refreshRetryMinMs?: number
+  /** Largest pause between refresh attempts (default 60000). */
+  refreshRetryMaxMs?: number
   storage?: 'keyring' | 'memory'
   keyringService?: string
   account?: string
@@ -89,6 +93,8 @@ export interface AuthStatus {
   expiresAt: number | null
   lastError: AuthErrorInfo | null
   persistent: boolean
+  /** The API's clock minus this machine's, in ms, when it exceeds `leewaySeconds`. */
+  clockSkewMs: number | null
 }
 
 export interface LoginCredentials {

@@ -63,6 +63,10 @@ pub struct AuthClientOptions {
     pub leeway_seconds: Option<f64>,
     pub refresh_before_expiry_seconds: Option<f64>,
     pub request_timeout_ms: Option<f64>,
+    /// First pause after a failed refresh (default 1000); doubles per failure, with jitter.
+    pub refresh_retry_min_ms: Option<f64>,
+    /// Largest pause between refresh attempts (default 60000).
+    pub refresh_retry_max_ms: Option<f64>,
     #[napi(ts_type = "'keyring' | 'memory'")]
     pub storage: Option<String>,
     pub keyring_service: Option<String>,
@@ -105,6 +109,8 @@ impl From<AuthClientOptions> for ConfigInput {
             leeway_seconds: options.leeway_seconds,
             refresh_before_expiry_seconds: options.refresh_before_expiry_seconds,
             request_timeout_ms: options.request_timeout_ms,
+            refresh_retry_min_ms: options.refresh_retry_min_ms,
+            refresh_retry_max_ms: options.refresh_retry_max_ms,
             storage: options.storage,
             keyring_service: options.keyring_service,
             account: options.account,
@@ -141,6 +147,8 @@ pub struct JsAuthStatus {
     pub expires_at: Option<f64>,
     pub last_error: Option<JsErrorInfo>,
     pub persistent: bool,
+    /// The API's clock minus this machine's, in ms, when it exceeds `leewaySeconds`.
+    pub clock_skew_ms: Option<f64>,
 }
 
 impl From<AuthStatus> for JsAuthStatus {
@@ -160,6 +168,7 @@ impl From<AuthStatus> for JsAuthStatus {
                 message: err.message,
             }),
             persistent: status.persistent,
+            clock_skew_ms: status.clock_skew_ms.map(|ms| ms as f64),
         }
     }
 }

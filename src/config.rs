@@ -18,6 +18,8 @@ pub struct ConfigInput {
     pub leeway_seconds: Option<f64>,
     pub refresh_before_expiry_seconds: Option<f64>,
     pub request_timeout_ms: Option<f64>,
+    pub refresh_retry_min_ms: Option<f64>,
+    pub refresh_retry_max_ms: Option<f64>,
     pub storage: Option<String>,
     pub keyring_service: Option<String>,
     pub account: Option<String>,
@@ -107,6 +109,9 @@ pub struct Config {
     /// `None`: `min(300 s, lifetime / 5)` of each token.
     pub refresh_before_expiry: Option<Duration>,
     pub request_timeout: Duration,
+    /// First and largest pause after failed refreshes (exponential backoff with jitter).
+    pub retry_min: Duration,
+    pub retry_max: Duration,
     pub storage: StorageKind,
     pub keyring_service: String,
     pub account: String,
@@ -140,6 +145,25 @@ impl Config {
                 .map(|entry| parse_trusted_origin(entry))
                 .collect::<Result<Vec<_>>>()?,
         };
+        let retry_min_ms = number_option(
+            "refreshRetryMinMs",
+            input.refresh_retry_min_ms,
+            1.0,
+            3_600_000.0,
+        )?
+        .unwrap_or(1000.0);
+        let retry_max_ms = number_option(
+            "refreshRetryMaxMs",
+            input.refresh_retry_max_ms,
+            1.0,
+            3_600_000.0,
+        )?
+        .unwrap_or(60_000.0);
+        if retry_max_ms < retry_min_ms {
+            return Err(AuthError::config(
+                "refreshRetryMaxMs must not be smaller than refreshRetryMinMs",
+            ));
+        }
         if let Some(issuer) = &input.issuer {
             if issuer.is_empty() {
                 return Err(AuthError::config(
@@ -156,10 +180,10 @@ impl Config {
             audience: input.audience,
             algorithms,
             leeway: Duration::from_secs_f64(
-                seconds_option("leewaySeconds", input.leeway_seconds, 0.0, MAX_LEEWAY_SECONDS)?
+                number_option("leewaySeconds", input.leeway_seconds, 0.0, MAX_LEEWAY_SECONDS)?
                     .unwrap_or(30.0),
             ),
-            refresh_before_expiry: seconds_option(
+            refresh_before_expiry: number_option(
                 "refreshBeforeExpirySeconds",
                 input.refresh_before_expiry_seconds,
                 0.0,
@@ -167,10 +191,12 @@ impl Config {
             )?
             .map(Duration::from_secs_f64),
             request_timeout: Duration::from_secs_f64(
-                seconds_option("requestTimeoutMs", input.request_timeout_ms, 1.0, MAX_TIMEOUT_MS)?
+                number_option("requestTimeoutMs", input.request_timeout_ms, 1.0, MAX_TIMEOUT_MS)?
                     .unwrap_or(10_000.0)
                     / 1000.0,
             ),
+            retry_min: Duration::from_secs_f64(retry_min_ms / 1000.0),
+            retry_max: Duration::from_secs_f64(retry_max_ms / 1000.0),
             storage: match input.storage.as_deref() {
                 None | Some("keyring") => StorageKind::Keyring,
                 Some("memory") => StorageKind::Memory,
@@ -340,7 +366,7 @@ fn parse_algorithms(list: Option<&[String]>) -> Result<(Vec<Algorithm>, Vec<Stri
     Ok((accepted, refused))
 }
 
-fn seconds_option(name: &str, value: Option<f64>, min: f64, max: f64) -> Result<Option<f64>> {
+fn number_option(name: &str, value: Option<f64>, min: f64, max: f64) -> Result<Option<f64>> {
     match value {
         None => Ok(None),
         Some(v) if v.is_finite() && v >= min && v <= max => Ok(Some(v)),
@@ -391,6 +417,10 @@ mod tests {
         assert_eq!(config.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
         assert_eq!(config.leeway, Duration::from_secs(30));
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(
+            (config.retry_min, config.retry_max),
+            (Duration::from_secs(1), Duration::from_secs(60))
+        );
         assert_eq!(
             config.trusted_origins,
             vec!["https://api.example.com".to_string()]

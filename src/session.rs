@@ -13,7 +13,8 @@ use parking_lot::Mutex;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -48,6 +49,8 @@ pub struct AuthStatus {
     pub expires_at: Option<i64>,
     pub last_error: Option<AuthError>,
     pub persistent: bool,
+    /// The API's clock minus ours, when it exceeds the leeway.
+    pub clock_skew_ms: Option<i64>,
 }
 
 pub type StatusWatcher = Arc<dyn Fn(&AuthStatus) + Send + Sync>;
@@ -64,8 +67,10 @@ enum Phase {
 pub struct CurrentToken {
     pub raw: Secret,
     pub claims: Claims,
-    /// Seconds before `exp` (server clock) from which a refresh is started.
-    refresh_window: i64,
+    /// Expiry in ms since the epoch on the server's clock.
+    expires_at_ms: i64,
+    /// From this moment (ms, server clock) the token is refreshed ahead of expiry.
+    refresh_at_ms: i64,
 }
 
 struct Inner {
@@ -81,6 +86,20 @@ struct Inner {
     /// so a refresh that finishes after `logout()` cannot bring the token back.
     epoch: u64,
 }
+
+/// The outcome of the last refresh, numbered, so callers that queued behind it take that
+/// outcome instead of asking the API again; and how many attempts in a row have failed.
+#[derive(Default)]
+struct RefreshGate {
+    last: Option<(u64, Result<Secret>)>,
+    consecutive_failures: u32,
+}
+
+/// The scheduler re-reads the wall clock at least this often, so a machine that slept past
+/// a token's expiry (monotonic timers stop during sleep) refreshes soon after waking.
+const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(15);
+/// A floor under scheduled refreshes, whatever tokens the API issues.
+const MIN_SCHEDULED_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How the current token can serve a caller right now.
 enum Usable {
@@ -99,9 +118,16 @@ pub struct AuthCore {
     store: Arc<dyn SessionStore>,
     pub logger: Arc<Logger>,
     inner: Mutex<Inner>,
-    /// Single flight: the outcome of the last refresh, numbered, so callers that queued behind
-    /// it take that outcome instead of asking the API again.
-    refresh_gate: tokio::sync::Mutex<Option<(u64, Result<Secret>)>>,
+    /// Single flight: held while a refresh runs; remembers the last outcome and the backoff.
+    refresh_gate: tokio::sync::Mutex<RefreshGate>,
+    /// When a failed refresh may be tried again (monotonic clock); `None` after a success.
+    retry_at: Mutex<Option<Instant>>,
+    /// When the last refresh attempt finished: the scheduler leaves at least
+    /// `MIN_SCHEDULED_INTERVAL` between its own attempts.
+    last_refresh_at: Mutex<Option<Instant>>,
+    /// Wakes the refresh scheduler when the session changes.
+    scheduler_wake: Arc<Notify>,
+    scheduler_running: AtomicBool,
     refreshes_completed: AtomicU64,
     background_refresh_running: AtomicBool,
     /// Server clock minus ours, in ms.
@@ -146,7 +172,11 @@ impl AuthCore {
                 remember: false,
                 epoch: 0,
             }),
-            refresh_gate: tokio::sync::Mutex::new(None),
+            refresh_gate: tokio::sync::Mutex::new(RefreshGate::default()),
+            retry_at: Mutex::new(None),
+            last_refresh_at: Mutex::new(None),
+            scheduler_wake: Arc::new(Notify::new()),
+            scheduler_running: AtomicBool::new(false),
             refreshes_completed: AtomicU64::new(0),
             background_refresh_running: AtomicBool::new(false),
             clock_offset_ms: AtomicI64::new(0),
@@ -167,9 +197,13 @@ impl AuthCore {
         }
     }
 
-    /// Seconds since the epoch on the API's clock, as far as we can tell.
+    /// Milliseconds since the epoch on the API's clock, as far as we can tell.
+    fn server_now_ms(&self) -> i64 {
+        local_now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
     fn server_now(&self) -> i64 {
-        (local_now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)).div_euclid(1000)
+        self.server_now_ms().div_euclid(1000)
     }
 
     fn claim_rules(&self) -> ClaimRules {
@@ -180,21 +214,22 @@ impl AuthCore {
         }
     }
 
-    fn refresh_window_for(&self, claims: &Claims) -> i64 {
+    /// `refreshBeforeExpirySeconds`, or a fifth of the token's lifetime capped at 5 minutes;
+    /// never more than half the lifetime, so a window longer than the token cannot make every
+    /// new token due for refresh at once.
+    fn refresh_window_ms(&self, claims: &Claims) -> i64 {
+        let lifetime_ms = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0) * 1000;
         match self.config.refresh_before_expiry {
-            Some(window) => window.as_secs() as i64,
-            None => {
-                let lifetime = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0);
-                (lifetime / 5).min(300)
-            }
+            Some(window) => (window.as_millis() as i64).min(lifetime_ms / 2),
+            None => (lifetime_ms / 5).min(300_000),
         }
     }
 
     // ----- status ---------------------------------------------------------------------
 
     fn status_of(&self, inner: &Inner) -> AuthStatus {
-        let now = self.server_now();
-        let token_expired = inner.token.as_ref().is_none_or(|t| t.claims.exp <= now);
+        let now = self.server_now_ms();
+        let token_expired = inner.token.as_ref().is_none_or(|t| t.expires_at_ms <= now);
         let state = match inner.phase {
             Phase::SignedOut => State::SignedOut,
             Phase::LoginRequired => State::LoginRequired,
@@ -212,7 +247,8 @@ impl AuthCore {
             } else {
                 None
             },
-            expires_at: inner.token.as_ref().map(|t| t.claims.exp * 1000 - offset),
+            expires_at: inner.token.as_ref().map(|t| t.expires_at_ms - offset),
+            clock_skew_ms: (offset.abs() > self.config.leeway.as_millis() as i64).then_some(offset),
             last_error: inner.last_error.clone(),
             persistent: inner.phase == Phase::Active
                 && inner.remember
@@ -277,10 +313,10 @@ impl AuthCore {
         let Some(token) = &inner.token else {
             return Usable::NeedsRefresh;
         };
-        let now = self.server_now();
-        if token.claims.exp <= now {
+        let now = self.server_now_ms();
+        if token.expires_at_ms <= now {
             Usable::NeedsRefresh
-        } else if token.claims.exp - token.refresh_window <= now {
+        } else if token.refresh_at_ms <= now {
             Usable::Stale(token.raw.clone())
         } else {
             Usable::Fresh(token.raw.clone())
@@ -340,17 +376,112 @@ impl AuthCore {
 
     /// `ticket`: how many refreshes had completed when the caller decided it needs one. If
     /// one completed since, its outcome is the caller's too.
+    /// While a failed refresh backs off, callers get its error without a request, so a
+    /// fleet of clients does not stampede a recovering API.
     async fn refresh_shared(self: &Arc<Self>, ticket: u64) -> Result<Secret> {
         let mut gate = self.refresh_gate.lock().await;
-        if let Some((number, outcome)) = gate.as_ref() {
+        if let Some((number, outcome)) = &gate.last {
             if *number > ticket {
                 return outcome.clone();
+            }
+            if let Err(err) = outcome {
+                if self.retry_at.lock().is_some_and(|at| Instant::now() < at) {
+                    return Err(err.clone());
+                }
             }
         }
         let outcome = self.refresh_now().await;
         let number = self.refreshes_completed.fetch_add(1, Ordering::AcqRel) + 1;
-        *gate = Some((number, outcome.clone()));
+        match &outcome {
+            Err(err) if err.code != ErrorCode::LoginRequired => {
+                gate.consecutive_failures = gate.consecutive_failures.saturating_add(1);
+                let delay = self.backoff(gate.consecutive_failures);
+                *self.retry_at.lock() = Some(Instant::now() + delay);
+                self.logger.debug(
+                    "next refresh attempt after a backoff",
+                    &[("delayMs", &delay.as_millis().to_string())],
+                );
+            }
+            _ => {
+                gate.consecutive_failures = 0;
+                *self.retry_at.lock() = None;
+            }
+        }
+        gate.last = Some((number, outcome.clone()));
+        *self.last_refresh_at.lock() = Some(Instant::now());
+        self.scheduler_wake.notify_one();
         outcome
+    }
+
+    /// Exponential backoff with jitter: the n-th failure in a row waits a random time in
+    /// `[d/2, d]` where `d = min(max, min * 2^(n-1))`.
+    fn backoff(&self, failures: u32) -> Duration {
+        let (min, max) = (self.config.retry_min, self.config.retry_max);
+        let ceiling = min
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(max);
+        ceiling.mul_f64(rand::random_range(0.5..=1.0))
+    }
+
+    /// Starts the task that refreshes ahead of expiry and retries after failures, unless it
+    /// runs already. It holds the core weakly, so a dropped client stops it.
+    fn ensure_scheduler(self: &Arc<Self>) {
+        self.scheduler_wake.notify_one();
+        if self.scheduler_running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let core = Arc::downgrade(self);
+        let wake = self.scheduler_wake.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(wait) = core
+                    .upgrade()
+                    .and_then(|core| core.next_scheduled_refresh())
+                else {
+                    let Some(core) = core.upgrade() else { return };
+                    core.scheduler_running.store(false, Ordering::Release);
+                    // A session may have started between the check and the store above.
+                    if core.next_scheduled_refresh().is_none()
+                        || core.scheduler_running.swap(true, Ordering::AcqRel)
+                    {
+                        return;
+                    }
+                    continue;
+                };
+                if !wait.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait.min(SCHEDULER_MAX_SLEEP)) => {}
+                        _ = wake.notified() => {}
+                    }
+                    continue;
+                }
+                let Some(core) = core.upgrade() else { return };
+                let ticket = core.refreshes_completed.load(Ordering::Acquire);
+                let _ = core.refresh_shared(ticket).await;
+            }
+        });
+    }
+
+    /// How long until the scheduler should refresh; `None` when there is no session to keep.
+    fn next_scheduled_refresh(&self) -> Option<Duration> {
+        let refresh_at_ms = {
+            let inner = self.inner.lock();
+            if inner.phase != Phase::Active {
+                return None;
+            }
+            inner.token.as_ref().map_or(0, |t| t.refresh_at_ms)
+        };
+        let until_window =
+            Duration::from_millis((refresh_at_ms - self.server_now_ms()).max(0) as u64);
+        let now = Instant::now();
+        let until_retry = self
+            .retry_at
+            .lock()
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+        let until_floor = self.last_refresh_at.lock().map_or(Duration::ZERO, |at| {
+            (at + MIN_SCHEDULED_INTERVAL).saturating_duration_since(now)
+        });
+        Some(until_window.max(until_retry).max(until_floor))
     }
 
     /// A server refused `rejected` (or the current token): refresh once, unless the token in
@@ -452,7 +583,8 @@ impl AuthCore {
     fn current_token(&self, raw: Secret, verified: Verified) -> Arc<CurrentToken> {
         Arc::new(CurrentToken {
             raw,
-            refresh_window: self.refresh_window_for(&verified.claims),
+            expires_at_ms: verified.claims.exp * 1000,
+            refresh_at_ms: verified.claims.exp * 1000 - self.refresh_window_ms(&verified.claims),
             claims: verified.claims,
         })
     }
@@ -617,6 +749,7 @@ impl AuthCore {
             return Err(err);
         }
         self.publish();
+        self.ensure_scheduler();
         self.logger.info(
             "signed in",
             &[
@@ -645,6 +778,7 @@ impl AuthCore {
     pub async fn logout(self: &Arc<Self>) -> Result<()> {
         self.discard_session(None);
         self.publish();
+        self.scheduler_wake.notify_one();
         if !self.api.cookies.is_empty() {
             if let Err(err) = self.api.logout().await {
                 self.logger.info(
@@ -712,6 +846,7 @@ impl AuthCore {
             inner.last_error = None;
         });
         self.logger.info("restored the stored session", &[]);
+        self.ensure_scheduler();
         match self.usable() {
             Usable::Fresh(_) => {}
             Usable::Stale(_) => self.refresh_in_background(),
@@ -753,6 +888,7 @@ impl AuthCore {
     /// The app says the machine woke up: time may have jumped, so check expiry now.
     pub fn notify_resume(self: &Arc<Self>) {
         self.publish();
+        self.scheduler_wake.notify_one();
         if let Usable::Stale(_) | Usable::NeedsRefresh = self.usable() {
             self.refresh_in_background();
         }
