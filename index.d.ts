@@ -72,7 +72,9 @@ export interface AuthClientOptions {
   refreshRetryMinMs?: number
   /** Largest pause between refresh attempts (default 60000). */
   refreshRetryMaxMs?: number
-  storage?: 'keyring' | 'memory'
+  storage?: 'keyring' | 'memory' | StorageBackend
+  /** Folder of the keyring store's encrypted record file (default: the OS data directory). */
+  storageDir?: string
   keyringService?: string
   account?: string
   trustedOrigins?: Array<string>
@@ -123,6 +125,13 @@ export interface PathOptions {
   token?: string
   refresh?: string | null
   jwks?: string
+}
+
+/** What the host passes as `storage`; its methods run with `this` = the backend object. */
+export interface StorageBackend {
+  load: () => string | null | undefined | Promise<string | null | undefined>
+  save: (data: string) => void | Promise<void>
+  clear: () => void | Promise<void>
 }
 
 export interface User {

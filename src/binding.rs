@@ -3,6 +3,9 @@
 
 use crate::config::{Config, ConfigInput, PathsInput, StorageKind};
 use crate::errors::AuthError;
+use crate::js_guard::quiet;
+use crate::js_storage::JsStore;
+use crate::keyring_store::KeyringStore;
 use crate::mcp::McpAccess;
 use crate::secret::Secret;
 use crate::session::{AuthCore, AuthStatus};
@@ -52,8 +55,8 @@ pub struct PathOptions {
     pub jwks: Option<String>,
 }
 
-#[napi(object)]
-pub struct AuthClientOptions {
+#[napi(object, object_to_js = false)]
+pub struct AuthClientOptions<'env> {
     /// Flask API origin: `https://`, or `http://` to loopback only.
     pub base_url: String,
     pub paths: Option<PathOptions>,
@@ -67,8 +70,10 @@ pub struct AuthClientOptions {
     pub refresh_retry_min_ms: Option<f64>,
     /// Largest pause between refresh attempts (default 60000).
     pub refresh_retry_max_ms: Option<f64>,
-    #[napi(ts_type = "'keyring' | 'memory'")]
-    pub storage: Option<String>,
+    #[napi(ts_type = "'keyring' | 'memory' | StorageBackend")]
+    pub storage: Option<Either<String, Object<'env>>>,
+    /// Folder of the keyring store's encrypted record file (default: the OS data directory).
+    pub storage_dir: Option<String>,
     pub keyring_service: Option<String>,
     pub account: Option<String>,
     pub trusted_origins: Option<Vec<String>>,
@@ -85,8 +90,8 @@ fn nullable_path(value: Option<Either<String, Null>>) -> Option<Option<String>> 
     })
 }
 
-impl From<AuthClientOptions> for ConfigInput {
-    fn from(options: AuthClientOptions) -> Self {
+impl From<AuthClientOptions<'_>> for ConfigInput {
+    fn from(options: AuthClientOptions<'_>) -> Self {
         let paths = options.paths.unwrap_or_default();
         ConfigInput {
             base_url: options.base_url,
@@ -111,7 +116,11 @@ impl From<AuthClientOptions> for ConfigInput {
             request_timeout_ms: options.request_timeout_ms,
             refresh_retry_min_ms: options.refresh_retry_min_ms,
             refresh_retry_max_ms: options.refresh_retry_max_ms,
-            storage: options.storage,
+            storage: options.storage.map(|storage| match storage {
+                Either::A(kind) => kind,
+                Either::B(_) => "custom".to_string(),
+            }),
+            storage_dir: options.storage_dir,
             keyring_service: options.keyring_service,
             account: options.account,
             trusted_origins: options.trusted_origins,
@@ -203,12 +212,21 @@ pub struct AuthClient {
     core: Arc<AuthCore>,
 }
 
-fn build_store(config: &Config) -> Arc<dyn SessionStore> {
-    match config.storage {
-        StorageKind::Keyring | StorageKind::Memory | StorageKind::Custom => {
-            MemoryStore::new(&config.keyring_service, &config.account)
-        }
-    }
+fn build_store(
+    env: &Env,
+    config: &Config,
+    backend: Option<Object>,
+) -> Result<Arc<dyn SessionStore>> {
+    Ok(match (config.storage, backend) {
+        (StorageKind::Custom, Some(backend)) => JsStore::new(env, backend)?,
+        (StorageKind::Memory, _) => MemoryStore::new(&config.keyring_service, &config.account),
+        _ => KeyringStore::new(
+            &config.keyring_service,
+            &config.account,
+            config.storage_dir.clone(),
+        )
+        .map_err(|err| js_error(env, err))?,
+    })
 }
 
 #[napi]
@@ -216,8 +234,12 @@ impl AuthClient {
     /// Validates the options; never does I/O.
     #[napi(constructor)]
     pub fn new(env: Env, options: AuthClientOptions) -> Result<Self> {
+        let backend = match &options.storage {
+            Some(Either::B(object)) => Some(*object),
+            _ => None,
+        };
         let config = Config::from_input(options.into()).map_err(|err| js_error(&env, err))?;
-        let store = build_store(&config);
+        let store = build_store(&env, &config, backend)?;
         let core = AuthCore::new(config, store).map_err(|err| js_error(&env, err))?;
         Ok(AuthClient { core })
     }
@@ -305,7 +327,7 @@ impl AuthClient {
         env: &'env Env,
         callback: Function<'env, JsAuthStatus, ()>,
     ) -> Result<Function<'env, (), ()>> {
-        let listener = callback
+        let listener = quiet(env, callback)?
             .build_threadsafe_function::<JsAuthStatus>()
             .callee_handled::<false>()
             .weak::<true>()
@@ -336,7 +358,7 @@ impl AuthClient {
         env: &'env Env,
         callback: Function<'env, JsLogRecord, ()>,
     ) -> Result<Function<'env, (), ()>> {
-        let listener = callback
+        let listener = quiet(env, callback)?
             .build_threadsafe_function::<JsLogRecord>()
             .callee_handled::<false>()
             .weak::<true>()

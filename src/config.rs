@@ -21,6 +21,7 @@ pub struct ConfigInput {
     pub refresh_retry_min_ms: Option<f64>,
     pub refresh_retry_max_ms: Option<f64>,
     pub storage: Option<String>,
+    pub storage_dir: Option<String>,
     pub keyring_service: Option<String>,
     pub account: Option<String>,
     pub trusted_origins: Option<Vec<String>>,
@@ -113,6 +114,8 @@ pub struct Config {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub storage: StorageKind,
+    /// Where the keyring store keeps its encrypted record file; `None`: the OS data dir.
+    pub storage_dir: Option<std::path::PathBuf>,
     pub keyring_service: String,
     pub account: String,
     /// ASCII-serialised origins (`scheme://host[:port]`), compared exactly.
@@ -206,6 +209,12 @@ impl Config {
                         "storage must be \"keyring\", \"memory\" or an object with load/save/clear, not {other:?}"
                     )))
                 }
+            },
+            storage_dir: match input.storage_dir {
+                Some(dir) if dir.trim().is_empty() => {
+                    return Err(AuthError::config("storageDir is empty; leave it out to use the OS data directory"))
+                }
+                dir => dir.map(std::path::PathBuf::from),
             },
             keyring_service: name_option("keyringService", input.keyring_service, "symbiote")?,
             account: name_option("account", input.account, "default")?,

@@ -10,6 +10,7 @@ pub mod cookies;
 pub mod errors;
 pub mod jwks;
 pub mod jwt;
+pub mod keyring_store;
 pub mod log;
 pub mod mcp;
 pub mod secret;
@@ -17,3 +18,5 @@ pub mod session;
 pub mod storage;
 
 mod binding;
+mod js_guard;
+mod js_storage;

@@ -2,7 +2,7 @@
 //! the status the UI shows. Everything here is plain Rust on tokio; the binding only converts.
 
 use crate::api::{ApiClient, IssuedToken, Reply, User};
-use crate::config::Config;
+use crate::config::{Config, StorageFallback};
 use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwks::{self, JwksCache, Verified};
 use crate::jwt::{ClaimRules, Claims};
@@ -738,15 +738,15 @@ impl AuthCore {
             inner.offline = false;
             inner.last_error = None;
         }
-        let stored = if remember {
-            self.persist().await
-        } else {
-            self.store.clear().await
-        };
-        if let Err(err) = stored {
-            self.discard_session(Some(err.clone()));
-            self.publish();
-            return Err(err);
+        if remember {
+            self.persist_new_session().await?;
+        } else if let Err(err) = self.store.clear().await {
+            // Nothing of this session is stored; an older record that cannot be cleared now
+            // is still replaced by the next remembered login or logout.
+            self.logger.warn(
+                "could not clear a previously stored session",
+                &[("code", err.code.as_str())],
+            );
         }
         self.publish();
         self.ensure_scheduler();
@@ -758,6 +758,59 @@ impl AuthCore {
             ],
         );
         Ok(self.status())
+    }
+
+    /// Stores a session just signed in. With the credential store unavailable, either the
+    /// session continues in memory (`storageFallback: "memory"`) or the login is undone.
+    async fn persist_new_session(self: &Arc<Self>) -> Result<()> {
+        let Err(err) = self.persist().await else {
+            return Ok(());
+        };
+        if err.code == ErrorCode::Storage && self.config.storage_fallback == StorageFallback::Memory
+        {
+            self.logger.warn(
+                "the credential store is unavailable; this session is kept in memory only (storageFallback: memory)",
+                &[("code", err.code.as_str())],
+            );
+            self.inner.lock().remember = false;
+            return Ok(());
+        }
+        self.discard_session(Some(err.clone()));
+        self.publish();
+        if let Err(logout) = self.api.logout().await {
+            self.logger.debug(
+                "could not end the unstored session at the API",
+                &[("code", logout.code.as_str())],
+            );
+        }
+        self.api.cookies.clear();
+        Err(err)
+    }
+
+    /// Loads the stored record. A store that answers but cannot produce the record (it is
+    /// corrupted) is cleared and counts as signed out; an unavailable store is an error,
+    /// unless the app opted into `storageFallback: "memory"`.
+    async fn load_record(&self) -> Result<Option<Secret>> {
+        let err = match self.store.load().await {
+            Ok(stored) => return Ok(stored),
+            Err(err) => err,
+        };
+        if self.store.probe().await.is_ok() {
+            self.logger.warn(
+                "discarding a stored session that cannot be read",
+                &[("reason", &err.message)],
+            );
+            self.store.clear().await?;
+            return Ok(None);
+        }
+        if self.config.storage_fallback == StorageFallback::Memory {
+            self.logger.warn(
+                "the credential store is unavailable; starting signed out (storageFallback: memory)",
+                &[("code", err.code.as_str())],
+            );
+            return Ok(None);
+        }
+        Err(err)
     }
 
     /// Forgets the in-memory session (not the store) and starts a new epoch.
@@ -789,7 +842,15 @@ impl AuthCore {
         }
         self.api.cookies.clear();
         self.api.forget_csrf_token();
-        self.store.clear().await?;
+        if let Err(err) = self.store.clear().await {
+            if self.config.storage_fallback != StorageFallback::Memory {
+                return Err(err);
+            }
+            self.logger.warn(
+                "could not clear the credential store; nothing was stored there under storageFallback: memory",
+                &[("code", err.code.as_str())],
+            );
+        }
         self.logger.info("signed out", &[]);
         Ok(())
     }
@@ -797,7 +858,7 @@ impl AuthCore {
     /// Brings back a stored session. A stored token that still verifies (with the stored
     /// keys) needs no network; an expired one is refreshed with the stored session cookie.
     pub async fn restore(self: &Arc<Self>) -> Result<AuthStatus> {
-        let Some(stored) = self.store.load().await? else {
+        let Some(stored) = self.load_record().await? else {
             self.logger.debug("no stored session", &[]);
             return Ok(self.status());
         };

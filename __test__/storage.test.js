@@ -1,0 +1,273 @@
+'use strict'
+// The session in the OS credential store (real gnome-keyring in CI), memory-only sessions,
+// JS backends, and what happens when the store is missing or its record is broken.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const { execFile } = require('node:child_process')
+const { promisify } = require('node:util')
+const { Entry } = require('@napi-rs/keyring')
+const { AuthClient } = require('..')
+const { useReferenceServer, newClient, captureLogs, rejection, settle, sleep } = require('./helpers/client')
+
+const run = promisify(execFile)
+const ref = useReferenceServer()
+const CHILD = path.join(__dirname, 'helpers', 'child-client.js')
+
+/** Options for a keyring-backed client with its own service name and record folder. */
+function keyringOptions(overrides = {}) {
+  return {
+    baseUrl: ref.server?.url,
+    storage: 'keyring',
+    keyringService: `symbiote-test-${crypto.randomUUID()}`,
+    account: 'user@example.com',
+    storageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'symbiote-store-')),
+    ...overrides,
+  }
+}
+
+function recordFiles(options) {
+  return fs.readdirSync(options.storageDir).filter((name) => name.endsWith('.session'))
+}
+
+function credentialOf(options) {
+  return new Entry(options.keyringService, options.account).getPassword() ?? null
+}
+
+async function inChild(options, action, extra = [], env = {}) {
+  const { stdout } = await run(process.execPath, [CHILD, JSON.stringify(options), action, ...extra], {
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  })
+  return JSON.parse(stdout.trim().split('\n').pop())
+}
+
+let keyringReason = null
+test.before(async () => {
+  try {
+    await new AuthClient(keyringOptions({ baseUrl: 'https://unused.example' })).checkStorage()
+  } catch (error) {
+    keyringReason = error.message
+    const message = `SKIPPED: no Secret Service (${error.message}); run under dbus-run-session with an unlocked gnome-keyring, as .ci/run does`
+    if (process.env.SYMBIOTE_AUTH_REQUIRE_KEYRING === '1') throw new Error(message)
+    console.error(`\n*** ${message} ***\n`)
+  }
+})
+
+/** A test that needs the real credential store; skipped loudly where there is none. */
+function keyringTest(name, body) {
+  test(name, async (t) => {
+    if (keyringReason) return t.skip(`SKIPPED: no Secret Service: ${keyringReason}`)
+    return body(t)
+  })
+}
+
+test.describe('credential store (Secret Service)', () => {
+  keyringTest('a session saved by one process is restored by another with zero requests', async () => {
+    const options = keyringOptions()
+    const login = await inChild(options, 'login', [ref.server.user.email, ref.server.user.password])
+    assert.equal(login.status.state, 'valid')
+    assert.equal(login.status.persistent, true)
+    const key = credentialOf(options)
+    assert.ok(key && !key.includes(login.token), 'the credential holds a key, not the token')
+    const file = fs.readFileSync(path.join(options.storageDir, recordFiles(options)[0]))
+    assert.equal(file.includes(login.token), false, 'the record file is encrypted')
+    assert.equal(fs.statSync(path.join(options.storageDir, recordFiles(options)[0])).mode & 0o777, 0o600)
+
+    const before = await ref.server.counters()
+    const restored = await inChild(options, 'restore')
+    assert.equal(restored.status.state, 'valid')
+    assert.equal(restored.status.user.email, ref.server.user.email)
+    assert.equal(restored.token, login.token)
+    assert.deepEqual(await ref.server.counters(), before, 'restore made no request')
+  })
+
+  keyringTest('an expired stored JWT is refreshed with the stored session cookie, no password', async () => {
+    await ref.server.config({ lifetime: 2 })
+    const options = keyringOptions()
+    const login = await inChild(options, 'login', [ref.server.user.email, ref.server.user.password])
+    await sleep(2500)
+    const before = await ref.server.counters()
+    const client = new AuthClient(options)
+    const status = await client.restore()
+    assert.equal(status.state, 'valid')
+    assert.notEqual(client.getStoredJwtToken(), login.token)
+    const after = await ref.server.counters()
+    assert.equal(after.login, before.login, 'no login')
+    assert.equal(after.refresh + after.token - before.refresh - before.token, 1)
+  })
+
+  keyringTest('remember: false stores nothing, logout removes everything it wrote', async () => {
+    const options = keyringOptions()
+    const client = new AuthClient(options)
+    await client.login({ ...ref.server.user, remember: false })
+    assert.equal(client.status().persistent, false)
+    assert.deepEqual(recordFiles(options), [])
+    assert.equal(credentialOf(options), null)
+
+    await client.login(ref.server.user)
+    assert.equal(client.status().persistent, true)
+    assert.equal(recordFiles(options).length, 1)
+    assert.notEqual(credentialOf(options), null)
+    await ref.server.fault({ endpoint: 'logout', status: 503 })
+    await client.logout()
+    assert.deepEqual(recordFiles(options), [], 'the record file is gone')
+    assert.equal(credentialOf(options), null, 'the credential is gone')
+    assert.equal((await new AuthClient(options).restore()).state, 'signed-out')
+  })
+
+  keyringTest('a record of more than 8 KB round-trips', async () => {
+    const big = await ref.server.sign({ claims: { filler: 'x'.repeat(9000) } })
+    await ref.server.fault({ endpoint: 'token', status: 200, body: { access_token: big, token_type: 'Bearer' } })
+    const options = keyringOptions()
+    await new AuthClient(options).login(ref.server.user)
+    const restored = new AuthClient(options)
+    assert.equal((await restored.restore()).state, 'valid')
+    assert.equal(restored.getStoredJwtToken(), big)
+  })
+
+  keyringTest('a corrupted record is reported once, cleared, and means signed out', async () => {
+    const options = keyringOptions({ logLevel: 'warn' })
+    await new AuthClient(options).login(ref.server.user)
+    const file = path.join(options.storageDir, recordFiles(options)[0])
+    const bytes = fs.readFileSync(file)
+    bytes[bytes.length - 5] ^= 0xff
+    fs.writeFileSync(file, bytes)
+    const client = new AuthClient(options)
+    const records = captureLogs(client)
+    assert.equal((await client.restore()).state, 'signed-out')
+    await settle()
+    assert.equal(records.filter((r) => r.level === 'warn').length, 1)
+    assert.deepEqual(recordFiles(options), [])
+    assert.equal((await new AuthClient(options).restore()).state, 'signed-out')
+  })
+
+  keyringTest('a record for another account is not used', async () => {
+    const options = keyringOptions()
+    await new AuthClient(options).login(ref.server.user)
+    const other = new AuthClient({ ...options, account: 'someone-else' })
+    assert.equal((await other.restore()).state, 'signed-out')
+    assert.equal((await new AuthClient(options).restore()).state, 'valid')
+  })
+
+  keyringTest('two processes writing the same account never tear the record', async () => {
+    const options = keyringOptions()
+    const args = [ref.server.user.email, ref.server.user.password, '15']
+    const results = await Promise.all([inChild(options, 'refresh-loop', args), inChild(options, 'refresh-loop', args)])
+    for (const result of results) assert.equal(result.status.state, 'valid')
+    const restored = new AuthClient(options)
+    assert.equal((await restored.restore()).state, 'valid')
+    assert.ok(results.some((r) => r.token === restored.getStoredJwtToken()), 'the last complete write wins')
+  })
+})
+
+test.describe('credential store unavailable', () => {
+  const noBus = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' }
+
+  test('login fails with E_STORAGE saying what to do, unless storageFallback is memory', async () => {
+    const options = keyringOptions()
+    const failed = await inChild(options, 'login', [ref.server.user.email, ref.server.user.password], noBus)
+    assert.equal(failed.error.code, 'E_STORAGE')
+    assert.match(failed.error.message, /gnome-keyring|KWallet|storageFallback/)
+    assert.deepEqual(recordFiles(options), [], 'never a plaintext fallback')
+
+    const fallback = await inChild({ ...options, storageFallback: 'memory' }, 'login', [ref.server.user.email, ref.server.user.password], noBus)
+    assert.equal(fallback.status.state, 'valid')
+    assert.equal(fallback.status.persistent, false)
+    assert.deepEqual(recordFiles(options), [])
+  })
+
+  test('restore with nothing stored needs no credential store', async () => {
+    const restored = await inChild(keyringOptions(), 'restore', [], noBus)
+    assert.equal(restored.status.state, 'signed-out')
+  })
+
+  keyringTest('restore of a stored session with the store unavailable is E_STORAGE, or signed out with the fallback', async () => {
+    const options = keyringOptions()
+    await new AuthClient(options).login(ref.server.user)
+    assert.equal((await inChild(options, 'restore', [], noBus)).error.code, 'E_STORAGE')
+    const fallback = await inChild({ ...options, storageFallback: 'memory' }, 'restore', [], noBus)
+    assert.equal(fallback.status.state, 'signed-out')
+    assert.equal(recordFiles(options).length, 1, 'an unavailable store is not a corrupted one: nothing is deleted')
+    assert.equal((await new AuthClient(options).restore()).state, 'valid')
+  })
+})
+
+test.describe('storage backends', () => {
+  function encryptingBackend(key, { async = false } = {}) {
+    const backend = {
+      blob: null,
+      received: [],
+      seal(data) {
+        this.received.push(data)
+        const iv = crypto.randomBytes(12)
+        const cipher = crypto.createCipheriv('aes-256-gcm', key, iv)
+        const sealed = Buffer.concat([cipher.update(data, 'utf8'), cipher.final()])
+        this.blob = Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64')
+      },
+      open() {
+        if (!this.blob) return null
+        const raw = Buffer.from(this.blob, 'base64')
+        const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12))
+        decipher.setAuthTag(raw.subarray(12, 28))
+        return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')
+      },
+      load() {
+        return async ? Promise.resolve(this.open()) : this.open()
+      },
+      save(data) {
+        this.seal(data)
+        return async ? Promise.resolve() : undefined
+      },
+      clear() {
+        this.blob = null
+        return async ? Promise.resolve(true) : undefined
+      },
+    }
+    return backend
+  }
+
+  for (const async of [false, true]) {
+    test(`a JS backend (${async ? 'async' : 'sync'}) keeps the session, and what it stores is sealed`, async () => {
+      const backend = encryptingBackend(crypto.randomBytes(32), { async })
+      const client = newClient(ref.server, { storage: backend, account: `backend-${async}` })
+      client.account = `backend-${async}`
+      await client.login(ref.server.user)
+      const token = client.getStoredJwtToken()
+      assert.equal(client.status().persistent, true)
+      assert.ok(backend.received.length >= 1)
+      assert.equal(backend.blob.includes(token), false)
+      assert.equal(Buffer.from(backend.blob, 'base64').includes(token), false)
+
+      const restored = new AuthClient({ baseUrl: ref.server.url, storage: backend, account: client.account })
+      assert.equal((await restored.restore()).state, 'valid')
+      assert.equal(restored.getStoredJwtToken(), token)
+      await restored.logout()
+      assert.equal(backend.blob, null)
+    })
+  }
+
+  test('a JS backend that throws is E_STORAGE and the login is undone', async () => {
+    const backend = {
+      load: () => null,
+      save: () => {
+        throw new Error('disk full')
+      },
+      clear: () => undefined,
+    }
+    const client = newClient(ref.server, { storage: backend })
+    const error = await rejection(client.login(ref.server.user))
+    assert.equal(error.code, 'E_STORAGE')
+    assert.match(error.message, /save\(\) failed: disk full/)
+    assert.equal(client.isAuthenticated(), false)
+  })
+
+  test('a storage value that is not a backend is E_CONFIG or a clear TypeError', () => {
+    assert.throws(() => newClient(ref.server, { storage: { load() {} } }))
+    assert.throws(() => newClient(ref.server, { storage: 'disk' }), (e) => e.code === 'E_CONFIG')
+  })
+})
