@@ -15,16 +15,19 @@ const QUIET: &str = "(function (fn) { return function () { \
     catch (error) { if (typeof process !== 'undefined' && process.emitWarning) \
       process.emitWarning('symbiote-auth: a listener threw: ' + (error && error.message || error)) } } })";
 
+type PromisingFactory<'env, Args, Resolved> = Function<
+    'env,
+    FnArgs<(Function<'env, Args, Unknown<'env>>, Object<'env>)>,
+    Function<'env, Args, Promise<Resolved>>,
+>;
+
 /// `method` bound to `this`, returning a promise whatever it does.
 pub fn promising<'env, Args: JsValuesTupleIntoVec, Resolved: FromNapiValue>(
     env: &'env Env,
     method: Function<'env, Args, Unknown<'env>>,
     this: Object<'env>,
 ) -> Result<Function<'env, Args, Promise<Resolved>>> {
-    let factory: Function<
-        FnArgs<(Function<Args, Unknown>, Object)>,
-        Function<Args, Promise<Resolved>>,
-    > = env.run_script(PROMISING)?;
+    let factory: PromisingFactory<Args, Resolved> = env.run_script(PROMISING)?;
     factory.call(FnArgs {
         data: (method, this),
     })
