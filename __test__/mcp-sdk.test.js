@@ -1,0 +1,171 @@
+'use strict'
+// symbiote-auth/mcp with the real MCP SDKs: @modelcontextprotocol/sdk 1.x and
+// @modelcontextprotocol/client 2.x clients, over Streamable HTTP and SSE, against a real
+// SDK server behind requireBearerAuth that verifies the JWT with the reference API's JWKS.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const sdk1 = {
+  Client: require('@modelcontextprotocol/sdk/client/index.js').Client,
+  StreamableHTTPClientTransport: require('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport,
+  SSEClientTransport: require('@modelcontextprotocol/sdk/client/sse.js').SSEClientTransport
+}
+const sdk2 = require('@modelcontextprotocol/client')
+const { createAuthFetch, createMcpAuthProvider } = require('../mcp')
+const { rejection, sleep } = require('./helpers/client')
+const {
+  useMcpServers,
+  mcpClient,
+  signedInMcpClient,
+  bearerOf,
+  apiRequestsDuring,
+  assertOneRefresh,
+  waitFor,
+  oauthDetours
+} = require('./helpers/mcp-server')
+
+const servers = useMcpServers()
+const DEMO = { sub: '1', email: 'demo@example.com' }
+
+// How a host wires each SDK: 1.x through the transports' fetch (it has no other hook for
+// a 401 that is not OAuth), 2.x through authProvider; 2.x takes the fetch as well.
+const variants = [
+  { name: 'sdk 1.x Streamable HTTP + createAuthFetch', sdk: sdk1, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' },
+  { name: 'sdk 1.x SSE + createAuthFetch', sdk: sdk1, transport: 'SSEClientTransport', wiring: 'fetch' },
+  { name: 'client 2.x Streamable HTTP + createMcpAuthProvider', sdk: sdk2, transport: 'StreamableHTTPClientTransport', wiring: 'authProvider' },
+  { name: 'client 2.x SSE + createMcpAuthProvider', sdk: sdk2, transport: 'SSEClientTransport', wiring: 'authProvider' },
+  { name: 'client 2.x Streamable HTTP + createAuthFetch', sdk: sdk2, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' }
+]
+
+for (const variant of variants) {
+  const streamable = variant.transport === 'StreamableHTTPClientTransport'
+  const endpointPath = streamable ? '/mcp' : '/sse'
+
+  function auth (authClient, serverUrl) {
+    return variant.wiring === 'fetch'
+      ? { fetch: createAuthFetch(authClient, { serverUrl }) }
+      : { authProvider: createMcpAuthProvider(authClient, { serverUrl }) }
+  }
+
+  /**
+   * An MCP client of this variant, closed after the test; `url` defaults to the MCP server.
+   * Streamable HTTP clients open their GET stream after connect() resolves; waiting for it
+   * keeps its requests out of what a test counts afterwards.
+   */
+  async function connect (t, authClient, { url = servers.mcp.origin + endpointPath, options } = {}) {
+    const transport = new variant.sdk[variant.transport](new URL(url), { ...auth(authClient, url), ...options })
+    const client = new variant.sdk.Client({ name: 'mcp-sdk.test', version: '1.0.0' })
+    t.after(() => client.close())
+    await client.connect(transport)
+    if (streamable) await waitFor(() => servers.mcp.requests.some((r) => r.method === 'GET'), { what: 'the GET stream' })
+    return { client, transport }
+  }
+
+  async function whoami (client) {
+    const result = await client.callTool({ name: 'whoami', arguments: {} })
+    return JSON.parse(result.content[0].text)
+  }
+
+  test.describe(variant.name, () => {
+    test('a tool call carries the JWT, and the server verified who the user is', async (t) => {
+      const authClient = await signedInMcpClient(servers)
+      const { client, transport } = await connect(t, authClient)
+      assert.deepEqual(await whoami(client), DEMO)
+      // The standalone GET stream and the DELETE that ends the session carry it too.
+      if (streamable) await transport.terminateSession()
+      const token = authClient.getStoredJwtToken()
+      const seen = servers.mcp.requests.map((r) => `${r.method} ${r.path}`)
+      for (const expected of streamable ? ['POST /mcp', 'GET /mcp', 'DELETE /mcp'] : ['GET /sse', 'POST /messages']) {
+        assert.ok(seen.includes(expected), `${expected} in ${seen}`)
+      }
+      assert.deepEqual(servers.mcp.requests.map(bearerOf), Array(servers.mcp.requests.length).fill(token))
+    })
+
+    const refusals = {
+      'the API rotated its key without keeping the old one': () => servers.api.rotate({ keepOld: false }),
+      'the MCP server revoked the token': (token) => servers.mcp.revoke(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti)
+    }
+    for (const [cause, refuse] of Object.entries(refusals)) {
+      test(`${cause}: 401, one refresh, the retried call succeeds`, async (t) => {
+        const authClient = await signedInMcpClient(servers)
+        const { client } = await connect(t, authClient)
+        const refused = authClient.getStoredJwtToken()
+        await refuse(refused)
+        const mark = servers.mcp.requests.length
+
+        const during = await apiRequestsDuring(servers.api, () => whoami(client))
+        assert.deepEqual(during.result, DEMO)
+        assertOneRefresh(during)
+        const replacement = authClient.getStoredJwtToken()
+        assert.notEqual(replacement, refused)
+        const sent = servers.mcp.requests.slice(mark).map(bearerOf)
+        assert.deepEqual([sent[0], sent.at(-1)], [refused, replacement], 'refused first, then retried with the new token')
+        assert.deepEqual(oauthDetours(servers.mcp.requests), [])
+      })
+    }
+
+    test('50 concurrent tool calls on an expired token cause one refresh', async (t) => {
+      await servers.api.config({ lifetime: 2 })
+      // Whoever refreshes first (the client's own scheduler or a tool call) waits here
+      // until released, so the token surely expires before its replacement exists.
+      await servers.api.fault({ endpoint: 'refresh', hang: true })
+      const before = await servers.api.counters()
+      const authClient = await signedInMcpClient(servers, { requestTimeoutMs: 60_000 })
+      const { client } = await connect(t, authClient)
+      const expired = authClient.getStoredJwtToken()
+      await servers.api.config({ lifetime: 900 })
+      await waitFor(() => Date.now() > authClient.status().expiresAt, { what: 'the token to expire' })
+      const mark = servers.mcp.requests.length
+
+      const calls = Promise.all(Array.from({ length: 50 }, () => whoami(client)))
+      await sleep(200) // lets the calls queue up behind the held refresh; correctness does not depend on it
+      await servers.api.clearFaults()
+      assert.deepEqual(await calls, Array(50).fill(DEMO))
+
+      const after = await servers.api.counters()
+      assert.equal(after.refresh - before.refresh, 1, 'one refresh')
+      assert.equal(after.token - before.token, 1, 'the login\'s token request and no other')
+      const sent = new Set(servers.mcp.requests.slice(mark).map(bearerOf))
+      assert.deepEqual([...sent], [authClient.getStoredJwtToken()], 'every call went out with the one new token')
+      assert.equal(sent.has(expired), false)
+    })
+
+    test('signed out: the SDK surfaces E_LOGIN_REQUIRED, and nobody looks for OAuth', async (t) => {
+      const error = await rejection(connect(t, mcpClient(servers)))
+      if (variant.wiring === 'fetch' && !streamable) {
+        // The SSE transport's EventSource turns fetch errors into text: the code survives in the message only.
+        assert.match(error.message, /not signed in/)
+      } else {
+        assert.equal(error.code, 'E_LOGIN_REQUIRED', `${error.name}: ${error.message}`)
+      }
+      assert.deepEqual(oauthDetours(servers.mcp.requests), [])
+      assert.equal(servers.mcp.requests.filter((r) => r.authorization).length, 0)
+    })
+
+    test('a redirect to another origin never carries the token', async (t) => {
+      const authClient = await signedInMcpClient(servers)
+      const url = `${servers.mcp.origin}/redirect?to=${encodeURIComponent(servers.other.origin + endpointPath)}`
+      for (const redirectPolicy of ['follow', undefined]) {
+        await rejection(connect(t, authClient, { url, options: { redirectPolicy } }))
+      }
+      assert.ok(servers.mcp.requests.every((r) => bearerOf(r) === authClient.getStoredJwtToken()))
+      if (variant.wiring === 'fetch') assert.ok(servers.other.requests.length > 0, 'our fetch followed the redirect')
+      assert.deepEqual(servers.other.requests.filter((r) => r.authorization), [])
+    })
+
+    if (variant.wiring === 'fetch') {
+      test('the same server under an origin that is not trusted (localhost) gets no token', async (t) => {
+        const authClient = await signedInMcpClient(servers)
+        const transport = new variant.sdk[variant.transport](
+          new URL(`http://localhost:${new URL(servers.mcp.origin).port}${endpointPath}`),
+          auth(authClient, servers.mcp.origin + endpointPath)
+        )
+        const client = new variant.sdk.Client({ name: 'mcp-sdk.test', version: '1.0.0' })
+        t.after(() => client.close())
+        await rejection(client.connect(transport))
+        assert.ok(servers.mcp.requests.length > 0)
+        assert.deepEqual(servers.mcp.requests.filter((r) => r.authorization), [])
+      })
+    }
+  })
+}

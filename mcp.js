@@ -1,0 +1,162 @@
+'use strict'
+// symbiote-auth/mcp: puts the AuthClient's JWT on MCP requests. Every decision (which
+// origins are trusted, whether the token is still good, one shared refresh) is made
+// natively; this file only attaches the token, follows redirects without leaking it,
+// and reports a 401 back.
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+// What fetch itself allows.
+const MAX_REDIRECTS = 20
+// Headers that describe a body; they go with it when a redirect turns the request into a GET.
+const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length']
+
+function authError (code, message) {
+  const error = new Error(message)
+  error.code = code
+  return error
+}
+
+// The same rule the native side applies to baseUrl and trustedOrigins.
+function isLoopbackHost (hostname) {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+}
+
+function isStream (body) {
+  return body != null && typeof body === 'object' &&
+    (typeof body.getReader === 'function' || typeof body[Symbol.asyncIterator] === 'function')
+}
+
+function discard (response) {
+  return response.body?.cancel().catch(() => {})
+}
+
+/**
+ * The request as `{url, init}` that can be sent more than once: the retry after a 401
+ * and a 307/308 hop send the body again, and a Request or a streamed body can be read
+ * only once, so those are read into memory first (MCP messages are small JSON). The
+ * SDK passes a URL and a string body, which need no copy.
+ */
+async function replayable (input, init = {}) {
+  if ((typeof input === 'string' || input instanceof URL) && !isStream(init.body)) {
+    return { url: String(input), init }
+  }
+  const request = new Request(input, init)
+  return {
+    url: request.url,
+    init: {
+      ...init,
+      method: request.method,
+      headers: request.headers,
+      body: request.body ? await request.arrayBuffer() : undefined,
+      signal: request.signal,
+      redirect: request.redirect
+    }
+  }
+}
+
+function redirectTarget (response, url) {
+  const location = REDIRECT_STATUSES.has(response.status) && response.headers.get('location')
+  return location ? new URL(location, url) : undefined
+}
+
+// 303, and 301/302 after a POST, turn the request into a bodiless GET (fetch standard).
+function becomesGet (status, method) {
+  return (status === 303 && method !== 'GET' && method !== 'HEAD') ||
+    ((status === 301 || status === 302) && method === 'POST')
+}
+
+/**
+ * A `fetch` for the `fetch` option of the MCP SDK transports. Requests to a trusted
+ * origin carry `Authorization: Bearer <JWT>`; a 401 to a request that carried it
+ * refreshes the token once (shared with every other caller) and retries once.
+ */
+function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fetch } = {}) {
+  // Throws E_UNTRUSTED_ORIGIN / E_INSECURE_URL now rather than at the first request.
+  const provider = client.mcpProvider(String(serverUrl))
+
+  // Signed out, a request would go without a token, and the server's 401 would send the
+  // SDK looking for an OAuth server; failing here names the real problem.
+  async function bearerToken () {
+    const token = await provider.token()
+    if (token == null) {
+      throw authError('E_LOGIN_REQUIRED', `not signed in; call login() before using the MCP server at ${provider.origin}`)
+    }
+    return token
+  }
+
+  // Sends the request, following redirects itself so that the token goes to trusted
+  // origins only. `carriedToken`: whether the final response answered a request that
+  // had the token (only then does a 401 say anything about it).
+  async function send ({ url, init }, token) {
+    const headers = new Headers(init.headers)
+    headers.set('authorization', `Bearer ${token}`)
+    const mode = init.redirect ?? 'follow'
+    if (mode !== 'follow') {
+      // The caller handles redirects (the SDK follows same-origin ones) and comes back
+      // through this fetch for each hop, where that hop's origin is checked afresh.
+      return { response: await baseFetch(url, { ...init, headers }), carriedToken: true }
+    }
+    let hop = { ...init, headers, redirect: 'manual' }
+    let carriedToken = true
+    for (let redirects = 0; ; redirects++) {
+      const response = await baseFetch(url, hop)
+      const target = redirectTarget(response, url)
+      if (!target) return { response, carriedToken }
+      await discard(response)
+      if (redirects === MAX_REDIRECTS) throw new TypeError(`more than ${MAX_REDIRECTS} redirects from ${provider.origin}`)
+      if (target.protocol === 'http:' && !isLoopbackHost(target.hostname)) {
+        throw authError('E_INSECURE_URL', `${provider.origin} redirected to http://${target.host}, which is neither https:// nor loopback; the request was not sent there`)
+      }
+      const method = (hop.method ?? 'GET').toUpperCase()
+      if (becomesGet(response.status, method)) {
+        hop = { ...hop, method: 'GET', body: undefined }
+        for (const name of BODY_HEADERS) headers.delete(name)
+      }
+      // Once dropped the token stays dropped, as fetch does with credentials: the rest of
+      // the chain is chosen by a server that was not trusted with it.
+      if (carriedToken && !client.isTrustedUrl(target.href)) {
+        headers.delete('authorization')
+        carriedToken = false
+      }
+      url = target.href
+    }
+  }
+
+  return async function authFetch (input, init) {
+    const url = input instanceof Request ? input.url : String(input)
+    if (!client.isTrustedUrl(url)) return baseFetch(input, init)
+    const token = await bearerToken()
+    const request = await replayable(input, init)
+    const first = await send(request, token)
+    if (first.response.status !== 401 || !first.carriedToken) return first.response
+    await discard(first.response)
+    await provider.onUnauthorized(token)
+    return (await send(request, await bearerToken())).response
+  }
+}
+
+/**
+ * The `AuthProvider` of @modelcontextprotocol/client 2.x, plus `tokens()`. Deliberately
+ * without `clientInformation`: client 2.x takes an object with `tokens` and
+ * `clientInformation` for an OAuth provider and answers a 401 with OAuth discovery.
+ */
+function createMcpAuthProvider (client, { serverUrl } = {}) {
+  const provider = client.mcpProvider(String(serverUrl))
+  // The 2.x transports call token() right before each request and do not say which token
+  // a 401 answered. The last one handed out is the best evidence, and it lets the native
+  // side skip the refresh when another request has already replaced that token.
+  let lastToken
+  return {
+    async tokens () {
+      return (await provider.tokens()) ?? undefined
+    },
+    async token () {
+      lastToken = (await provider.token()) ?? undefined
+      return lastToken
+    },
+    onUnauthorized: () => provider.onUnauthorized(lastToken),
+    invalidateCredentials: (scope) => provider.invalidateCredentials(scope)
+  }
+}
+
+module.exports = { createAuthFetch, createMcpAuthProvider }
