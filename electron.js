@@ -167,16 +167,22 @@ function registerAuthIpc(ipcMain, client, options = {}) {
   }
 
   const handled = []
-  for (const [channel, operation] of Object.entries(operations)) {
-    ipcMain.handle(channel, async (event, ...args) => {
-      try {
-        checkSender(event)
-        return { ok: true, value: await operation(args) }
-      } catch (error) {
-        return { ok: false, error: describeError(error) }
-      }
-    })
-    handled.push(channel)
+  try {
+    for (const [channel, operation] of Object.entries(operations)) {
+      ipcMain.handle(channel, async (event, ...args) => {
+        try {
+          checkSender(event)
+          return { ok: true, value: await operation(args) }
+        } catch (error) {
+          return { ok: false, error: describeError(error) }
+        }
+      })
+      handled.push(channel)
+    }
+  } catch (error) {
+    // A channel taken by other code: leave no half registration behind.
+    for (const channel of handled) ipcMain.removeHandler(channel)
+    throw error
   }
 
   // Renderers that asked for status pushes, each with its 'destroyed' cleanup.

@@ -19,7 +19,8 @@ let accountSequence = 0
 
 test.before(async () => {
   srv = await startReferenceServer()
-  if (process.versions.electron) test.diagnostic(`running under Electron ${process.versions.electron}`)
+  // Shows in the test report, to confirm an ELECTRON_BIN run really used Electron.
+  if (process.versions.electron) console.log(`running under Electron ${process.versions.electron}`)
 })
 test.after(() => srv?.stop())
 test.beforeEach(() => srv.reset({ sessions: true }))
@@ -223,6 +224,18 @@ test.describe('input from the renderer is validated before the client sees it', 
     })
   }
 
+  test('valid credentials reach the client as a fresh object with only the known fields', async () => {
+    const client = recordingClient()
+    const { openWindow } = setUp({ client })
+    const { api } = openWindow()
+    await api.login({ ...valid, remember: false })
+    await api.login(valid)
+    assert.deepEqual(client.calls, [
+      { name: 'login', args: [{ ...valid, remember: false }] },
+      { name: 'login', args: [valid] }
+    ])
+  })
+
   test('the rejection never contains the password', async () => {
     const client = recordingClient()
     const { openWindow } = setUp({ client })
@@ -236,7 +249,7 @@ test.describe('input from the renderer is validated before the client sees it', 
     const client = recordingClient()
     const { openWindow } = setUp({ client })
     const credentials = { get email() { throw new Error('gotcha') }, password: 'pw' }
-    await rejection(openWindow().ipcRenderer.invoke(channels.login, credentials))
+    assert.equal((await rejection(openWindow().ipcRenderer.invoke(channels.login, credentials))).message, 'gotcha')
     assert.deepEqual(client.calls, [])
   })
 
@@ -427,6 +440,14 @@ test.describe('lifecycle', () => {
     disposeSecond()
     disposeOther()
     assert.deepEqual(leftovers(electron, [], watchers), { handlers: 0, listeners: 0, destroyedListeners: 0, statusWatchers: 0 })
+  })
+
+  test('a channel taken by other code fails the registration and leaves nothing registered', () => {
+    const electron = createFakeElectron()
+    electron.ipcMain.handle(channels.status, () => 'theirs')
+    assert.throws(() => registerAuthIpc(electron.ipcMain, recordingClient()), /second handler for 'symbiote-auth:status'/)
+    assert.deepEqual(electron.ipcMain.handledChannels(), [channels.status])
+    assert.deepEqual(electron.ipcMain.eventNames(), [])
   })
 
   test('a window closed mid-login leaves nothing behind and the others still hear about it', async () => {

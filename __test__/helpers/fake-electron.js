@@ -23,12 +23,14 @@ const { EventEmitter } = require('node:events')
 
 const nextTask = () => new Promise((resolve) => setImmediate(resolve))
 
-// Electron's serialisation error for values structured clone refuses.
+// Electron reports values structured clone refuses with its own message; an error thrown
+// by a getter while cloning propagates as it is.
 function cloneAcrossProcesses(value) {
   try {
     return structuredClone(value)
-  } catch {
-    throw new Error('An object could not be cloned.')
+  } catch (error) {
+    if (error.name === 'DataCloneError') throw new Error('An object could not be cloned.')
+    throw error
   }
 }
 
@@ -40,13 +42,6 @@ class FakeIpcMain extends EventEmitter {
       throw new Error(`Attempted to register a second handler for '${channel}'`)
     }
     this.#handlers.set(channel, listener)
-  }
-
-  handleOnce(channel, listener) {
-    this.handle(channel, (event, ...args) => {
-      this.removeHandler(channel)
-      return listener(event, ...args)
-    })
   }
 
   removeHandler(channel) {
@@ -233,4 +228,4 @@ function createFakeElectron() {
   }
 }
 
-module.exports = { createFakeElectron, cloneAcrossProcesses }
+module.exports = { createFakeElectron }
