@@ -15,7 +15,8 @@ const EXIT_INTERRUPTED = 130
 
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_LEEWAY_SECONDS = 30 // the client's default `leewaySeconds`
-const MAX_STDIN_BYTES = 64 * 1024
+// A password, not a file: anything longer is a mistake in the pipe.
+const MAX_STDIN_CHARACTERS = 64 * 1024
 
 const USAGE = `Usage: symbiote-auth <command> [options]
 
@@ -54,7 +55,7 @@ const OPTIONS = {
   account: { type: 'string' },
   'keyring-service': { type: 'string' },
   storage: { type: 'string', choices: ['keyring', 'memory'] },
-  'timeout-ms': { type: 'count' },
+  'timeout-ms': { type: 'positive-integer' },
   'csrf-path': { type: 'string' },
   'login-path': { type: 'string' },
   'logout-path': { type: 'string' },
@@ -84,6 +85,7 @@ function parseArguments(argv) {
     const argument = argv[index]
     if (argument === '-h' || argument === '--help') return { help: true }
     if (argument === '--version') return { version: true }
+    if (argument.startsWith('-') && !argument.startsWith('--')) throw new UsageError(`unknown option ${argument}`)
     if (!argument.startsWith('--')) {
       positional.push(argument)
       continue
@@ -106,10 +108,10 @@ function parseArguments(argv) {
     if (spec.choices && !spec.choices.includes(value)) {
       throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}`)
     }
-    if (spec.type === 'count' && !/^[1-9][0-9]{0,8}$/.test(value)) {
+    if (spec.type === 'positive-integer' && !/^[1-9][0-9]{0,8}$/.test(value)) {
       throw new UsageError(`--${name} must be a positive whole number`)
     }
-    options[camelCase(name)] = spec.type === 'count' ? Number(value) : value
+    options[camelCase(name)] = spec.type === 'positive-integer' ? Number(value) : value
   }
   const [command, ...extra] = positional
   if (!command) throw new UsageError('no command given')
@@ -191,7 +193,7 @@ async function readFirstLine(stream) {
   let text = ''
   for await (const chunk of stream) {
     text += typeof chunk === 'string' ? chunk : chunk.toString('utf8')
-    if (text.length > MAX_STDIN_BYTES) throw new UsageError(`stdin holds more than ${MAX_STDIN_BYTES} bytes; pipe only the password`)
+    if (text.length > MAX_STDIN_CHARACTERS) throw new UsageError(`stdin holds more than ${MAX_STDIN_CHARACTERS} characters; pipe only the password`)
   }
   return text.split(/\r?\n/, 1)[0]
 }
@@ -298,22 +300,37 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
 // The client's default paths (CONTRACT.md) of the endpoints doctor calls itself.
 const DEFAULT_PATHS = { login: '/api/login', token: '/api/jwt/token', jwks: '/api/jwt/jwks' }
 
+// A request that got no HTTP answer, with what to do about it.
+class TransportFailure extends Error {
+  constructor(detail, fix) {
+    super(detail)
+    this.fix = fix
+  }
+}
+
 // One HTTP exchange for a doctor check. Redirects are not followed, so a check sees them.
+// The timeout covers the body too.
 async function probe(url, { method = 'GET', headers = {}, body, timeoutMs, cookies = '' }) {
   const started = Date.now()
-  const response = await fetch(url, {
-    method,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(timeoutMs),
-    headers: {
-      accept: 'application/json',
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-      ...(cookies && { cookie: cookies }),
-      ...headers
-    },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  const text = await response.text()
+  let response
+  let text
+  try {
+    response = await fetch(url, {
+      method,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: {
+        accept: 'application/json',
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(cookies && { cookie: cookies }),
+        ...headers
+      },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    })
+    text = await response.text()
+  } catch (error) {
+    throw transportFailure(error, timeoutMs)
+  }
   let json
   try {
     json = JSON.parse(text)
@@ -330,21 +347,22 @@ async function probe(url, { method = 'GET', headers = {}, body, timeoutMs, cooki
   }
 }
 
-// What went wrong below HTTP, and what to do about it.
-function describeTransportFailure(error, timeoutMs) {
+function transportFailure(error, timeoutMs) {
   if (error.name === 'TimeoutError' || error.name === 'AbortError') {
-    return { detail: `no answer within ${timeoutMs} ms`, fix: 'check that the server is up and not stuck, or raise --timeout-ms' }
+    return new TransportFailure(`no answer within ${timeoutMs} ms`, 'check that the server is up and not stuck, or raise --timeout-ms')
   }
   const code = error.cause?.code ?? error.code ?? ''
-  if (code === 'ECONNREFUSED') return { detail: 'connection refused', fix: 'start the API, or check the host and port in --base-url' }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { detail: `the host name does not resolve (${code})`, fix: 'check the host name in --base-url and DNS' }
-  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
-    return {
-      detail: `TLS failed (${code})`,
-      fix: 'serve a certificate valid for this host name from a trusted CA (for a private CA, add it to the OS trust store)'
-    }
+  if (code === 'ECONNREFUSED') return new TransportFailure('connection refused', 'start the API, or check the host and port in --base-url')
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new TransportFailure(`the host name does not resolve (${code})`, 'check the host name in --base-url and DNS')
   }
-  return { detail: `request failed (${code || error.message})`, fix: 'check --base-url and the network path to the API' }
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+    return new TransportFailure(
+      `TLS failed (${code})`,
+      'serve a certificate valid for this host name from a trusted CA (a private CA: NODE_EXTRA_CA_CERTS for doctor, the OS trust store for the app)'
+    )
+  }
+  return new TransportFailure(`request failed (${code || error.message})`, 'check --base-url and the network path to the API')
 }
 
 function httpProblem(answer, where, pathOption) {
@@ -576,8 +594,9 @@ async function runDoctor(options, io) {
         result = await check.run(context)
       } catch (error) {
         if (error instanceof UsageError || error instanceof Interrupted) throw error
-        const { detail, fix } = describeTransportFailure(error, timeoutMs)
-        result = fail(detail, fix)
+        result = error instanceof TransportFailure
+          ? fail(error.message, error.fix)
+          : fail(`unexpected failure: ${errorInfo(error).code}: ${error.message}`, 'run again; if it persists, report this line')
       }
     }
     results.set(check.name, result)

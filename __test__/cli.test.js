@@ -117,6 +117,7 @@ test.describe('usage', () => {
     ['no command', [], /no command given/],
     ['an unknown command', ['stats'], /unknown command "stats"/],
     ['an unknown option', ['status', '--base-url', 'http://127.0.0.1:1', '--verbose'], /unknown option --verbose/],
+    ['a short option', ['status', '-v'], /unknown option -v/],
     ['a password on the command line', ['login', '--base-url', 'http://127.0.0.1:1', '--email', 'a@b.c', '--password', 'x'], /never taken from the command line/],
     ['an option of another command', ['status', '--base-url', 'http://127.0.0.1:1', '--raw'], /--raw is an option of token/],
     ['an option without its value', ['status', '--base-url'], /--base-url needs a value/],
