@@ -200,6 +200,17 @@ test.describe('signed out', () => {
     }
     assert.equal(servers.mcp.requests.length, 0)
   })
+
+  test('a session the API ended is E_LOGIN_REQUIRED everywhere, not "signed out"', async () => {
+    const { client, authFetch } = await authFetchFor()
+    const provider = createMcpAuthProvider(client, { serverUrl: servers.mcp.url })
+    await servers.api.expireSessions()
+    assert.equal((await rejection(client.refreshJwtToken())).code, 'E_LOGIN_REQUIRED')
+    assert.equal((await rejection(provider.token())).code, 'E_LOGIN_REQUIRED')
+    assert.equal((await rejection(provider.tokens())).code, 'E_LOGIN_REQUIRED')
+    assert.equal((await rejection(authFetch(servers.mcp.url))).code, 'E_LOGIN_REQUIRED')
+    assert.equal(servers.mcp.requests.length, 0)
+  })
 })
 
 test.describe('createMcpAuthProvider', () => {

@@ -59,11 +59,19 @@ impl McpAccess {
         }
     }
 
+    /// Called before every MCP request, so the usual path is `get_token` alone; the state
+    /// is consulted only to tell "signed out" (no token) from a session the API ended.
     pub async fn token(&self) -> Result<Option<Secret>> {
-        if self.core.status().state == crate::session::State::SignedOut {
-            return Ok(None);
+        match self.core.get_token().await {
+            Ok(token) => Ok(Some(token)),
+            Err(err)
+                if err.code == ErrorCode::LoginRequired
+                    && self.core.status().state == crate::session::State::SignedOut =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err),
         }
-        self.core.get_token().await.map(Some)
     }
 
     /// The server answered 401 to `rejected` (or to the current token): replace it once,
