@@ -74,8 +74,9 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
   // Throws E_UNTRUSTED_ORIGIN / E_INSECURE_URL now rather than at the first request.
   const provider = client.mcpProvider(String(serverUrl))
 
-  // Signed out, a request would go without a token, and the server's 401 would send the
-  // SDK looking for an OAuth server; failing here names the real problem.
+  // Signed out, the request would go out without a token only to be refused, and an SDK
+  // holding an OAuth provider would take that 401 as its cue; failing here names the
+  // real problem and sends nothing.
   async function bearerToken () {
     const token = await provider.token()
     if (token == null) {
@@ -146,6 +147,8 @@ function createMcpAuthProvider (client, { serverUrl } = {}) {
   // a 401 answered. The last one handed out is the best evidence, and it lets the native
   // side skip the refresh when another request has already replaced that token.
   let lastToken
+  // `?? undefined`: the native provider resolves to null when signed out, and the SDKs'
+  // contract says undefined.
   return {
     async tokens () {
       return (await provider.tokens()) ?? undefined
