@@ -122,8 +122,8 @@ pub struct AuthCore {
     refresh_gate: tokio::sync::Mutex<RefreshGate>,
     /// When a failed refresh may be tried again (monotonic clock); `None` after a success.
     retry_at: Mutex<Option<Instant>>,
-    /// When the last refresh attempt finished: the scheduler leaves at least
-    /// `MIN_SCHEDULED_INTERVAL` between its own attempts.
+    /// When the last refresh succeeded: the scheduler leaves at least `MIN_SCHEDULED_INTERVAL`
+    /// after it (failures are spaced by the backoff instead).
     last_refresh_at: Mutex<Option<Instant>>,
     /// Wakes the refresh scheduler when the session changes.
     scheduler_wake: Arc<Notify>,
@@ -407,8 +407,10 @@ impl AuthCore {
                 *self.retry_at.lock() = None;
             }
         }
+        if outcome.is_ok() {
+            *self.last_refresh_at.lock() = Some(Instant::now());
+        }
         gate.last = Some((number, outcome.clone()));
-        *self.last_refresh_at.lock() = Some(Instant::now());
         self.scheduler_wake.notify_one();
         outcome
     }
