@@ -43,6 +43,8 @@ export declare class AuthClient {
   mcpProvider(serverUrl: string): McpAuthProvider
   /** Whether `url` may receive the JWT (exact origin match against `trustedOrigins`). */
   isTrustedUrl(url: string): boolean
+  /** Whether `url` may carry credentials at all: `https://`, or `http://` to loopback. */
+  isSecureUrl(url: string): boolean
 }
 
 export declare class McpAuthProvider {

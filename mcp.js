@@ -16,11 +16,6 @@ function authError (code, message) {
   return error
 }
 
-// The same rule the native side applies to baseUrl and trustedOrigins.
-function isLoopbackHost (hostname) {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
-}
-
 function isStream (body) {
   return body != null && typeof body === 'object' &&
     (typeof body.getReader === 'function' || typeof body[Symbol.asyncIterator] === 'function')
@@ -105,7 +100,7 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
       if (!target) return { response, carriedToken }
       await discard(response)
       if (redirects === MAX_REDIRECTS) throw new TypeError(`more than ${MAX_REDIRECTS} redirects from ${provider.origin}`)
-      if (target.protocol === 'http:' && !isLoopbackHost(target.hostname)) {
+      if (!client.isSecureUrl(target.href)) {
         throw authError('E_INSECURE_URL', `${provider.origin} redirected to http://${target.host}, which is neither https:// nor loopback; the request was not sent there`)
       }
       const method = (hop.method ?? 'GET').toUpperCase()
@@ -147,14 +142,10 @@ function createMcpAuthProvider (client, { serverUrl } = {}) {
   // a 401 answered. The last one handed out is the best evidence, and it lets the native
   // side skip the refresh when another request has already replaced that token.
   let lastToken
-  // `?? undefined`: the native provider resolves to null when signed out, and the SDKs'
-  // contract says undefined.
   return {
-    async tokens () {
-      return (await provider.tokens()) ?? undefined
-    },
+    tokens: () => provider.tokens(),
     async token () {
-      lastToken = (await provider.token()) ?? undefined
+      lastToken = await provider.token()
       return lastToken
     },
     onUnauthorized: () => provider.onUnauthorized(lastToken),

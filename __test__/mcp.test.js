@@ -261,7 +261,7 @@ test.describe('createMcpAuthProvider', () => {
     assert.equal((await rejection(provider.onUnauthorized())).code, 'E_LOGIN_REQUIRED')
   })
 
-  test('the native McpAuthProvider says undefined, not null, when signed out', { todo: 'native tokens()/token() resolve to null' }, async () => {
+  test('the native McpAuthProvider says undefined, not null, when signed out', async () => {
     const provider = mcpClient(servers).mcpProvider(servers.mcp.url)
     assert.equal(await provider.tokens(), undefined)
     assert.equal(await provider.token(), undefined)

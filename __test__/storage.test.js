@@ -92,7 +92,7 @@ test.describe('credential store (Secret Service)', () => {
     const login = await inChild(options, 'login', [ref.server.user.email, ref.server.user.password])
     await sleep(2500)
     const before = await ref.server.counters()
-    const client = new AuthClient(options)
+    const client = newClient(ref.server, options)
     const status = await client.restore()
     assert.equal(status.state, 'valid')
     assert.notEqual(client.getStoredJwtToken(), login.token)
@@ -103,7 +103,7 @@ test.describe('credential store (Secret Service)', () => {
 
   keyringTest('remember: false stores nothing, logout removes everything it wrote', async () => {
     const options = keyringOptions()
-    const client = new AuthClient(options)
+    const client = newClient(ref.server, options)
     await client.login({ ...ref.server.user, remember: false })
     assert.equal(client.status().persistent, false)
     assert.deepEqual(recordFiles(options), [])
@@ -117,41 +117,41 @@ test.describe('credential store (Secret Service)', () => {
     await client.logout()
     assert.deepEqual(recordFiles(options), [], 'the record file is gone')
     assert.equal(credentialOf(options), null, 'the credential is gone')
-    assert.equal((await new AuthClient(options).restore()).state, 'signed-out')
+    assert.equal((await newClient(ref.server, options).restore()).state, 'signed-out')
   })
 
   keyringTest('a record of more than 8 KB round-trips', async () => {
     const big = await ref.server.sign({ claims: { filler: 'x'.repeat(9000) } })
     await ref.server.fault({ endpoint: 'token', status: 200, body: { access_token: big, token_type: 'Bearer' } })
     const options = keyringOptions()
-    await new AuthClient(options).login(ref.server.user)
-    const restored = new AuthClient(options)
+    await newClient(ref.server, options).login(ref.server.user)
+    const restored = newClient(ref.server, options)
     assert.equal((await restored.restore()).state, 'valid')
     assert.equal(restored.getStoredJwtToken(), big)
   })
 
   keyringTest('a corrupted record is reported once, cleared, and means signed out', async () => {
     const options = keyringOptions({ logLevel: 'warn' })
-    await new AuthClient(options).login(ref.server.user)
+    await newClient(ref.server, options).login(ref.server.user)
     const file = path.join(options.storageDir, recordFiles(options)[0])
     const bytes = fs.readFileSync(file)
     bytes[bytes.length - 5] ^= 0xff
     fs.writeFileSync(file, bytes)
-    const client = new AuthClient(options)
+    const client = newClient(ref.server, options)
     const records = captureLogs(client)
     assert.equal((await client.restore()).state, 'signed-out')
     await settle()
     assert.equal(records.filter((r) => r.level === 'warn').length, 1)
     assert.deepEqual(recordFiles(options), [])
-    assert.equal((await new AuthClient(options).restore()).state, 'signed-out')
+    assert.equal((await newClient(ref.server, options).restore()).state, 'signed-out')
   })
 
   keyringTest('a record for another account is not used', async () => {
     const options = keyringOptions()
-    await new AuthClient(options).login(ref.server.user)
-    const other = new AuthClient({ ...options, account: 'someone-else' })
+    await newClient(ref.server, options).login(ref.server.user)
+    const other = newClient(ref.server, { ...options, account: 'someone-else' })
     assert.equal((await other.restore()).state, 'signed-out')
-    assert.equal((await new AuthClient(options).restore()).state, 'valid')
+    assert.equal((await newClient(ref.server, options).restore()).state, 'valid')
   })
 
   keyringTest('two processes writing the same account never tear the record', async () => {
@@ -159,7 +159,7 @@ test.describe('credential store (Secret Service)', () => {
     const args = [ref.server.user.email, ref.server.user.password, '15']
     const results = await Promise.all([inChild(options, 'refresh-loop', args), inChild(options, 'refresh-loop', args)])
     for (const result of results) assert.equal(result.status.state, 'valid')
-    const restored = new AuthClient(options)
+    const restored = newClient(ref.server, options)
     assert.equal((await restored.restore()).state, 'valid')
     assert.ok(results.some((r) => r.token === restored.getStoredJwtToken()), 'the last complete write wins')
   })
@@ -188,12 +188,12 @@ test.describe('credential store unavailable', () => {
 
   keyringTest('restore of a stored session with the store unavailable is E_STORAGE, or signed out with the fallback', async () => {
     const options = keyringOptions()
-    await new AuthClient(options).login(ref.server.user)
+    await newClient(ref.server, options).login(ref.server.user)
     assert.equal((await inChild(options, 'restore', [], noBus)).error.code, 'E_STORAGE')
     const fallback = await inChild({ ...options, storageFallback: 'memory' }, 'restore', [], noBus)
     assert.equal(fallback.status.state, 'signed-out')
     assert.equal(recordFiles(options).length, 1, 'an unavailable store is not a corrupted one: nothing is deleted')
-    assert.equal((await new AuthClient(options).restore()).state, 'valid')
+    assert.equal((await newClient(ref.server, options).restore()).state, 'valid')
   })
 })
 
@@ -243,7 +243,7 @@ test.describe('storage backends', () => {
       assert.equal(backend.blob.includes(token), false)
       assert.equal(Buffer.from(backend.blob, 'base64').includes(token), false)
 
-      const restored = new AuthClient({ baseUrl: ref.server.url, storage: backend, account: client.account })
+      const restored = newClient(ref.server, { storage: backend, account: client.account })
       assert.equal((await restored.restore()).state, 'valid')
       assert.equal(restored.getStoredJwtToken(), token)
       await restored.logout()

@@ -1,7 +1,7 @@
 //! The JavaScript surface (CONTRACT.md): converts options, results, errors and callbacks
 //! between JS and the core, and nothing else.
 
-use crate::config::{Config, ConfigInput, PathsInput, StorageKind};
+use crate::config::{check_transport, Config, ConfigInput, PathsInput, StorageKind};
 use crate::errors::AuthError;
 use crate::js_guard::quiet;
 use crate::js_storage::JsStore;
@@ -416,6 +416,20 @@ impl AuthClient {
     pub fn is_trusted_url(&self, url: String) -> bool {
         crate::mcp::trusted_origin_of(&self.core, &url).is_ok()
     }
+
+    /// Whether `url` may carry credentials at all: `https://`, or `http://` to loopback.
+    #[napi]
+    pub fn is_secure_url(&self, url: String) -> bool {
+        url::Url::parse(&url).is_ok_and(|url| check_transport(&url, "url").is_ok())
+    }
+}
+
+/// The MCP SDKs' contract says `undefined` where napi would give `null` for `None`.
+fn or_undefined<T>(value: Option<T>) -> Either<T, Undefined> {
+    match value {
+        Some(value) => Either::A(value),
+        None => Either::B(()),
+    }
 }
 
 #[napi]
@@ -433,23 +447,29 @@ impl McpAuthProvider {
 
     /// `OAuthClientProvider.tokens()` of the MCP SDK; `undefined` only when signed out.
     #[napi(ts_return_type = "Promise<OAuthTokens | undefined>")]
-    pub fn tokens<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<JsOAuthTokens>>> {
+    pub fn tokens<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Either<JsOAuthTokens, Undefined>>> {
         let access = self.access.clone();
         settle(env, async move { access.tokens().await }, |tokens| {
-            tokens.map(|t| JsOAuthTokens {
+            or_undefined(tokens.map(|t| JsOAuthTokens {
                 access_token: t.access_token.expose().to_string(),
                 token_type: "Bearer".to_string(),
                 expires_in: t.expires_in.map(|s| s as f64),
-            })
+            }))
         })
     }
 
     /// `AuthProvider.token()` of `@modelcontextprotocol/client` 2.x.
     #[napi(ts_return_type = "Promise<string | undefined>")]
-    pub fn token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<String>>> {
+    pub fn token<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Either<String, Undefined>>> {
         let access = self.access.clone();
         settle(env, async move { access.token().await }, |token| {
-            token.map(|t| t.expose().to_string())
+            or_undefined(token.map(|t| t.expose().to_string()))
         })
     }
 

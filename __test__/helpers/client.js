@@ -3,11 +3,18 @@
 // account (so the process-wide memory store never mixes tests), and log capture.
 
 const { randomUUID } = require('node:crypto')
-const { before, after, beforeEach } = require('node:test')
+const { before, after, beforeEach, afterEach } = require('node:test')
 const { AuthClient } = require('../..')
 const { startReferenceServer } = require('../../testing/server')
 
-/** Starts one reference server for the calling test file; resets it before every test. */
+/** Clients made by `newClient` in the running test, signed out after it. */
+const liveClients = new Set()
+
+/**
+ * Starts one reference server for the calling test file; resets it before every test and
+ * signs out the test's clients after it, so no client's background refresh reaches the
+ * server (and its counters and injected faults) during a later test.
+ */
 function useReferenceServer(options = {}) {
   const handle = { server: null }
   before(async () => {
@@ -16,6 +23,12 @@ function useReferenceServer(options = {}) {
   beforeEach(async () => {
     await handle.server.reset({ sessions: true })
   })
+  afterEach(async () => {
+    await handle.server.clearFaults()
+    const clients = [...liveClients]
+    liveClients.clear()
+    await Promise.all(clients.map((client) => client.logout().catch(() => {})))
+  })
   after(async () => {
     await handle.server?.stop()
   })
@@ -23,12 +36,14 @@ function useReferenceServer(options = {}) {
 }
 
 function newClient(server, options = {}) {
-  return new AuthClient({
+  const client = new AuthClient({
     baseUrl: server.url,
     storage: 'memory',
     account: `test-${randomUUID()}`,
     ...options,
   })
+  liveClients.add(client)
+  return client
 }
 
 async function signedInClient(server, options = {}) {
