@@ -4,20 +4,11 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const net = require('node:net')
 const { AuthClient } = require('..')
-const { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle } = require('./helpers/client')
+const { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle, closedPortUrl } = require('./helpers/client')
 
 const ref = useReferenceServer()
 const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
-
-async function closedPortUrl() {
-  const socket = net.createServer()
-  await new Promise((resolve) => socket.listen(0, '127.0.0.1', resolve))
-  const { port } = socket.address()
-  await new Promise((resolve) => socket.close(resolve))
-  return `http://127.0.0.1:${port}`
-}
 
 test.describe('construction', () => {
   test('options that can never work throw E_CONFIG or E_INSECURE_URL', () => {

@@ -13,12 +13,12 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const net = require('node:net')
 const { spawn } = require('node:child_process')
 const { Readable, Writable } = require('node:stream')
 const { run } = require('../cli')
 const { version } = require('../package.json')
 const { startReferenceServer } = require('../testing/server')
+const { closedPortUrl } = require('./helpers/client')
 
 const CLI = path.join(__dirname, '..', 'cli.js')
 const KEYRING_SERVICE = `symbiote-auth-cli-test-${process.pid}`
@@ -102,14 +102,6 @@ async function cliOnTerminal(args, password) {
 
 function memoryArgs() {
   return ['--base-url', srv.url, '--storage', 'memory', '--account', `cli-${++accountSequence}`]
-}
-
-async function closedPortUrl() {
-  const server = net.createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return `http://127.0.0.1:${port}`
 }
 
 test.describe('usage', () => {

@@ -3,6 +3,7 @@
 // account (so the process-wide memory store never mixes tests), and log capture.
 
 const { randomUUID } = require('node:crypto')
+const net = require('node:net')
 const { before, after, beforeEach, afterEach } = require('node:test')
 const { AuthClient } = require('../..')
 const { startReferenceServer } = require('../../testing/server')
@@ -78,9 +79,18 @@ function thrown(fn) {
   throw new Error('expected an exception')
 }
 
+/** A loopback URL on which nothing listens: connections are refused. */
+async function closedPortUrl() {
+  const socket = net.createServer()
+  await new Promise((resolve) => socket.listen(0, '127.0.0.1', resolve))
+  const { port } = socket.address()
+  await new Promise((resolve) => socket.close(resolve))
+  return `http://127.0.0.1:${port}`
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Lets queued threadsafe-function callbacks (status events, logs) reach JS. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
-module.exports = { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle }
+module.exports = { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle, closedPortUrl }
