@@ -9,7 +9,7 @@ use crate::jwks::{self, KeySet};
 use crate::secret::Secret;
 use parking_lot::Mutex;
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION,
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION, RETRY_AFTER,
 };
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use url::Url;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Larger bodies are refused: every answer of this API is a few KB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -90,7 +91,8 @@ impl Endpoint {
     }
 }
 
-/// A response read in full (within the size limit).
+/// A response read in full (within the size limit). Its body is zeroed when dropped: token
+/// and CSRF answers carry secrets.
 pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
@@ -100,6 +102,20 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A complete answer: status, headers and the body read within the size limit.
+    pub fn from_parts(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> Reply {
+        let server_date = headers
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        Reply {
+            status,
+            body,
+            server_date,
+            headers,
+        }
+    }
+
     fn json(&self, endpoint: Endpoint) -> Result<Value> {
         serde_json::from_slice(&self.body).map_err(|_| {
             let kind = self
@@ -121,11 +137,83 @@ impl Reply {
             .contains("csrf")
     }
 
-    /// Seconds from a `Retry-After` header in its delay form.
+    /// The wait a `Retry-After` header asks for, in either of its forms (seconds or a date).
     pub fn retry_after(&self) -> Option<Duration> {
-        let value = self.headers.get("retry-after")?.to_str().ok()?;
-        value.trim().parse::<u64>().ok().map(Duration::from_secs)
+        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+        match value.parse::<u64>() {
+            Ok(seconds) => Some(Duration::from_secs(seconds)),
+            Err(_) => httpdate::parse_http_date(value)
+                .ok()
+                .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default()),
+        }
     }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
+}
+
+#[derive(Serialize)]
+struct LoginRequest<'a> {
+    email: &'a str,
+    password: &'a str,
+    remember: bool,
+}
+
+/// The login request body, holding the password in exactly one buffer: written into room
+/// reserved up front (JSON escaping at most sextuples a byte), so no reallocation leaves a
+/// copy behind, and zeroed when the HTTP client drops the body after sending it.
+fn login_body(email: &str, password: &Secret, remember: bool) -> Result<reqwest::Body> {
+    let request = LoginRequest {
+        email,
+        password: password.expose(),
+        remember,
+    };
+    let mut buffer = Zeroizing::new(Vec::with_capacity(
+        6 * (email.len() + password.expose().len()) + 64,
+    ));
+    serde_json::to_writer(&mut *buffer, &request)
+        .map_err(|_| AuthError::internal("could not encode the login request"))?;
+    Ok(reqwest::Body::from(bytes::Bytes::from_owner(buffer)))
+}
+
+/// Reads a successful token or refresh answer: `{access_token, token_type?, expires_in?}`.
+/// Pure (no I/O), so it can be fuzzed on its own.
+pub fn parse_token_response(endpoint: Endpoint, reply: &Reply) -> Result<IssuedToken> {
+    let mut body = reply.json(endpoint)?;
+    // Taken, not copied, so the only copy left is the one that zeroizes itself.
+    let access_token = match body.get_mut("access_token").map(Value::take) {
+        Some(Value::String(token)) if !token.is_empty() => Secret::new(token),
+        Some(_) => {
+            return Err(AuthError::bad_response(format!(
+                "the {} answered an access_token that is not a non-empty string",
+                endpoint.name()
+            )))
+        }
+        None => {
+            return Err(AuthError::bad_response(format!(
+                "the {} answered without an access_token",
+                endpoint.name()
+            )))
+        }
+    };
+    if let Some(kind) = body.get("token_type") {
+        if !kind
+            .as_str()
+            .is_some_and(|k| k.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(AuthError::bad_response(format!(
+                "the {} answered a token_type that is not Bearer",
+                endpoint.name()
+            )));
+        }
+    }
+    Ok(IssuedToken {
+        access_token,
+        expires_in: body.get("expires_in").and_then(Value::as_u64),
+    })
 }
 
 pub struct ApiClient {
@@ -232,10 +320,13 @@ impl ApiClient {
                     MAX_BODY_BYTES
                 ))
             };
-            if response.content_length().unwrap_or(0) > MAX_BODY_BYTES as u64 {
+            let announced = response.content_length().unwrap_or(0);
+            if announced > MAX_BODY_BYTES as u64 {
                 return Err(too_large());
             }
-            let mut body = Vec::new();
+            // Sized up front where the length is announced: growing would leave copies of
+            // the body (a token) behind in freed memory.
+            let mut body = Vec::with_capacity(announced as usize);
             while let Some(chunk) = response
                 .chunk()
                 .await
@@ -246,17 +337,11 @@ impl ApiClient {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let headers = response.headers().clone();
-            let server_date = headers
-                .get(DATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| httpdate::parse_http_date(v).ok());
-            Ok(Reply {
-                status: response.status(),
+            Ok(Reply::from_parts(
+                response.status(),
+                response.headers().clone(),
                 body,
-                server_date,
-                headers,
-            })
+            ))
         };
         let reply = tokio::time::timeout(self.timeout, exchange)
             .await
@@ -302,41 +387,35 @@ impl ApiClient {
         request
     }
 
-    fn post_json(&self, url: &Url, body: Vec<u8>) -> reqwest::RequestBuilder {
+    fn post_json(&self, url: &Url, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
         self.request(Method::POST, url)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
     }
 
-    /// Errors every endpoint shares: 5xx, 429, and anything else unexpected.
+    /// Errors every endpoint shares: 5xx, 429, and anything else unexpected. A `Retry-After`
+    /// on a 5xx or 429 is named in the message and carried on the error for the backoff.
     fn unexpected_status(&self, endpoint: Endpoint, reply: &Reply) -> AuthError {
         let status = reply.status.as_u16();
-        if reply.status.is_server_error() {
-            AuthError::new(
-                ErrorCode::Server,
-                format!(
-                    "the {} failed with HTTP {status}; try again later",
-                    endpoint.name()
-                ),
-            )
+        let what = if reply.status.is_server_error() {
+            format!("failed with HTTP {status}")
         } else if status == 429 {
-            let wait = reply
-                .retry_after()
-                .map(|d| format!(" (Retry-After: {} s)", d.as_secs()))
-                .unwrap_or_default();
-            AuthError::new(
-                ErrorCode::Server,
-                format!(
-                    "the {} is rate limiting this client{wait}; try again later",
-                    endpoint.name()
-                ),
-            )
+            "is rate limiting this client".to_string()
         } else {
-            AuthError::bad_response(format!(
+            return AuthError::bad_response(format!(
                 "the {} answered HTTP {status}, which the API contract does not describe",
                 endpoint.name()
-            ))
-        }
+            ));
+        };
+        let retry_after = reply.retry_after();
+        let wait = retry_after
+            .map(|d| format!(" (Retry-After: {} s)", d.as_secs()))
+            .unwrap_or_default();
+        AuthError::new(
+            ErrorCode::Server,
+            format!("the {} {what}{wait}; try again later", endpoint.name()),
+        )
+        .with_retry_after(retry_after)
     }
 
     fn csrf_refused(&self, endpoint: Endpoint) -> AuthError {
@@ -391,19 +470,9 @@ impl ApiClient {
         remember: bool,
     ) -> Result<Option<User>> {
         self.fetch_csrf_token().await?;
-        let body = zeroize::Zeroizing::new(
-            serde_json::to_vec(&serde_json::json!({
-                "email": email,
-                "password": password.expose(),
-                "remember": remember,
-            }))
-            .map_err(|_| AuthError::internal("could not encode the login request"))?,
-        );
+        let body = login_body(email, password, remember)?;
         let reply = self
-            .exchange(
-                Endpoint::Login,
-                self.post_json(&self.endpoints.login, body.to_vec()),
-            )
+            .exchange(Endpoint::Login, self.post_json(&self.endpoints.login, body))
             .await?;
         let refused = || {
             AuthError::new(
@@ -453,40 +522,6 @@ impl ApiClient {
         }
     }
 
-    fn parse_issued(&self, endpoint: Endpoint, reply: &Reply) -> Result<IssuedToken> {
-        let body = reply.json(endpoint)?;
-        let access_token = match body.get("access_token") {
-            Some(Value::String(token)) if !token.is_empty() => Secret::new(token.as_str()),
-            Some(_) => {
-                return Err(AuthError::bad_response(format!(
-                    "the {} answered an access_token that is not a non-empty string",
-                    endpoint.name()
-                )))
-            }
-            None => {
-                return Err(AuthError::bad_response(format!(
-                    "the {} answered without an access_token",
-                    endpoint.name()
-                )))
-            }
-        };
-        if let Some(kind) = body.get("token_type") {
-            if !kind
-                .as_str()
-                .is_some_and(|k| k.eq_ignore_ascii_case("bearer"))
-            {
-                return Err(AuthError::bad_response(format!(
-                    "the {} answered a token_type that is not Bearer",
-                    endpoint.name()
-                )));
-            }
-        }
-        Ok(IssuedToken {
-            access_token,
-            expires_in: body.get("expires_in").and_then(Value::as_u64),
-        })
-    }
-
     /// `POST paths.token` with the session cookie.
     pub async fn issue_token(&self) -> Result<(IssuedToken, Reply)> {
         let reply = self
@@ -496,7 +531,7 @@ impl ApiClient {
             )
             .await?;
         match reply.status.as_u16() {
-            200..=299 => Ok((self.parse_issued(Endpoint::Token, &reply)?, reply)),
+            200..=299 => Ok((parse_token_response(Endpoint::Token, &reply)?, reply)),
             400 | 403 if reply.mentions_csrf() => Err(self.csrf_refused(Endpoint::Token)),
             401 | 403 => Err(AuthError::login_required(
                 "the API no longer recognises this session; sign in again",
@@ -521,9 +556,9 @@ impl ApiClient {
             .post_json(url, b"{}".to_vec())
             .header(AUTHORIZATION, bearer);
         Some(match self.exchange(Endpoint::Refresh, request).await {
-            Ok(reply) if reply.status.is_success() => self
-                .parse_issued(Endpoint::Refresh, &reply)
-                .map(|issued| (issued, reply)),
+            Ok(reply) if reply.status.is_success() => {
+                parse_token_response(Endpoint::Refresh, &reply).map(|issued| (issued, reply))
+            }
             Ok(reply) => Err(self.unexpected_status(Endpoint::Refresh, &reply)),
             Err(err) => Err(err),
         })
@@ -559,5 +594,79 @@ impl ApiClient {
 
     pub fn forget_csrf_token(&self) {
         *self.csrf_token.lock() = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        Reply::from_parts(StatusCode::OK, map, body.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn token_answers_are_read_strictly_and_never_shown() {
+        let issued = parse_token_response(
+            Endpoint::Token,
+            &reply(
+                &[],
+                r#"{"access_token": "eyJ.a.b", "token_type": "bearer", "expires_in": 900}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (issued.access_token.expose(), issued.expires_in),
+            ("eyJ.a.b", Some(900))
+        );
+        assert!(!format!("{issued:?}").contains("eyJ"));
+        for body in [
+            r#"{"token_type": "Bearer"}"#,
+            r#"{"access_token": 42}"#,
+            r#"{"access_token": ""}"#,
+            r#"{"access_token": "eyJ.a.b", "token_type": "MAC"}"#,
+            "access_token=eyJ.a.b",
+        ] {
+            let err = parse_token_response(Endpoint::Token, &reply(&[], body)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadResponse, "{body}");
+            assert!(!err.message.contains("eyJ"), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_in_both_forms() {
+        assert_eq!(
+            reply(&[("retry-after", "7")], "").retry_after(),
+            Some(Duration::from_secs(7))
+        );
+        let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
+        let wait = reply(&[("retry-after", &in_a_minute)], "")
+            .retry_after()
+            .unwrap();
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60));
+        let past = "Thu, 01 Jan 1970 00:00:00 GMT";
+        assert_eq!(
+            reply(&[("retry-after", past)], "").retry_after(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(reply(&[("retry-after", "soon")], "").retry_after(), None);
+    }
+
+    #[test]
+    fn the_login_body_is_the_contract_json_whatever_the_password() {
+        let password = Secret::new("p\"w\\\n\u{1}é😀");
+        let body = login_body("a@b.c", &password, true).unwrap();
+        let json: Value = serde_json::from_slice(body.as_bytes().unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"email": "a@b.c", "password": password.expose(), "remember": true})
+        );
     }
 }

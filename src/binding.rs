@@ -2,7 +2,7 @@
 //! between JS and the core, and nothing else.
 
 use crate::config::{check_transport, Config, ConfigInput, PathsInput, StorageKind};
-use crate::errors::AuthError;
+use crate::errors::{catch_panic, catch_panic_async, AuthError};
 use crate::js_guard::quiet;
 use crate::js_storage::JsStore;
 use crate::keyring_store::KeyringStore;
@@ -25,7 +25,14 @@ fn js_error(env: &Env, err: AuthError) -> Error {
     build().unwrap_or_else(|failure| failure)
 }
 
-/// Runs a core future on the addon's runtime and settles a promise with its outcome.
+/// Runs a synchronous entry point; a panic in it becomes an `E_INTERNAL` error for JS
+/// instead of unwinding into Node, which would abort the app.
+fn guarded<T>(env: &Env, entry: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_panic(entry).unwrap_or_else(|err| Err(js_error(env, err)))
+}
+
+/// Runs a core future on the addon's runtime and settles a promise with its outcome; a
+/// panic in the future or in `convert` rejects it with `E_INTERNAL`.
 fn settle<'env, T, V, F>(
     env: &'env Env,
     work: F,
@@ -36,9 +43,14 @@ where
     V: ToNapiValue,
     F: 'static + Send + std::future::Future<Output = crate::errors::Result<T>>,
 {
-    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, outcome| {
-        outcome.map(convert).map_err(|err| js_error(env, err))
-    })
+    env.spawn_future_with_callback(
+        async move { Ok(catch_panic_async(work).await) },
+        move |env, outcome| {
+            guarded(env, || {
+                outcome.map(convert).map_err(|err| js_error(env, err))
+            })
+        },
+    )
 }
 
 #[napi(object)]
@@ -234,14 +246,16 @@ impl AuthClient {
     /// Validates the options; never does I/O.
     #[napi(constructor)]
     pub fn new(env: Env, options: AuthClientOptions) -> Result<Self> {
-        let backend = match &options.storage {
-            Some(Either::B(object)) => Some(*object),
-            _ => None,
-        };
-        let config = Config::from_input(options.into()).map_err(|err| js_error(&env, err))?;
-        let store = build_store(&env, &config, backend)?;
-        let core = AuthCore::new(config, store).map_err(|err| js_error(&env, err))?;
-        Ok(AuthClient { core })
+        guarded(&env, || {
+            let backend = match &options.storage {
+                Some(Either::B(object)) => Some(*object),
+                _ => None,
+            };
+            let config = Config::from_input(options.into()).map_err(|err| js_error(&env, err))?;
+            let store = build_store(&env, &config, backend)?;
+            let core = AuthCore::new(config, store).map_err(|err| js_error(&env, err))?;
+            Ok(AuthClient { core })
+        })
     }
 
     /// Session login, then a JWT verified against the JWKS, then stored.
@@ -251,36 +265,44 @@ impl AuthClient {
         env: &'env Env,
         credentials: LoginCredentials,
     ) -> Result<PromiseRaw<'env, JsAuthStatus>> {
-        let core = self.core.clone();
-        let password = Secret::new(credentials.password);
-        let remember = credentials.remember.unwrap_or(true);
-        settle(
-            env,
-            async move { core.login(&credentials.email, password, remember).await },
-            JsAuthStatus::from,
-        )
+        guarded(env, || {
+            let core = self.core.clone();
+            let password = Secret::new(credentials.password);
+            let remember = credentials.remember.unwrap_or(true);
+            settle(
+                env,
+                async move { core.login(&credentials.email, password, remember).await },
+                JsAuthStatus::from,
+            )
+        })
     }
 
     /// Tells the server (best effort), then wipes memory and storage.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn logout<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let core = self.core.clone();
-        settle(env, async move { core.logout().await }, |()| ())
+        guarded(env, || {
+            settle(env, async move { core.logout().await }, |()| ())
+        })
     }
 
     /// Loads a stored session; no network while the stored JWT is valid.
     #[napi(ts_return_type = "Promise<AuthStatus>")]
     pub fn restore<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, JsAuthStatus>> {
         let core = self.core.clone();
-        settle(env, async move { core.restore().await }, JsAuthStatus::from)
+        guarded(env, || {
+            settle(env, async move { core.restore().await }, JsAuthStatus::from)
+        })
     }
 
     /// A verified, unexpired JWT; concurrent callers share one refresh.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn get_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let core = self.core.clone();
-        settle(env, async move { core.get_token().await }, |token| {
-            token.expose().to_string()
+        guarded(env, || {
+            settle(env, async move { core.get_token().await }, |token| {
+                token.expose().to_string()
+            })
         })
     }
 
@@ -288,33 +310,38 @@ impl AuthClient {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn refresh_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let core = self.core.clone();
-        settle(env, async move { core.refresh_token().await }, |token| {
-            token.expose().to_string()
+        guarded(env, || {
+            settle(env, async move { core.refresh_token().await }, |token| {
+                token.expose().to_string()
+            })
         })
     }
 
     /// The current JWT without network or refresh.
     #[napi]
-    pub fn get_stored_jwt_token(&self) -> Option<String> {
-        self.core
-            .stored_token()
-            .map(|token| token.expose().to_string())
+    pub fn get_stored_jwt_token(&self, env: Env) -> Result<Option<String>> {
+        guarded(&env, || {
+            Ok(self
+                .core
+                .stored_token()
+                .map(|token| token.expose().to_string()))
+        })
     }
 
     /// Signature (cached JWKS), algorithm, time and audience claims; default: the stored token.
     #[napi]
-    pub fn is_jwt_token_valid(&self, token: Option<String>) -> bool {
-        self.core.is_token_valid(token.as_deref())
+    pub fn is_jwt_token_valid(&self, env: Env, token: Option<String>) -> Result<bool> {
+        guarded(&env, || Ok(self.core.is_token_valid(token.as_deref())))
     }
 
     #[napi]
-    pub fn is_authenticated(&self) -> bool {
-        self.core.is_authenticated()
+    pub fn is_authenticated(&self, env: Env) -> Result<bool> {
+        guarded(&env, || Ok(self.core.is_authenticated()))
     }
 
     #[napi]
-    pub fn status(&self) -> JsAuthStatus {
-        self.core.status().into()
+    pub fn status(&self, env: Env) -> Result<JsAuthStatus> {
+        guarded(&env, || Ok(self.core.status().into()))
     }
 
     /// Calls `callback` on every change of the status; returns the unsubscribe function.
@@ -327,24 +354,26 @@ impl AuthClient {
         env: &'env Env,
         callback: Function<'env, JsAuthStatus, ()>,
     ) -> Result<Function<'env, (), ()>> {
-        let listener = quiet(env, callback)?
-            .build_threadsafe_function::<JsAuthStatus>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?;
-        let id = self
-            .core
-            .on_status_change(Arc::new(move |status: &AuthStatus| {
-                listener.call_with_return_value(
-                    JsAuthStatus::from(status.clone()),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                    |_outcome, _env| Ok(()),
-                );
-            }));
-        let core = self.core.clone();
-        env.create_function_from_closure("unsubscribe", move |_| {
-            core.remove_status_watcher(id);
-            Ok(())
+        guarded(env, || {
+            let listener = quiet(env, callback)?
+                .build_threadsafe_function::<JsAuthStatus>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?;
+            let id = self
+                .core
+                .on_status_change(Arc::new(move |status: &AuthStatus| {
+                    listener.call_with_return_value(
+                        JsAuthStatus::from(status.clone()),
+                        ThreadsafeFunctionCallMode::NonBlocking,
+                        |_outcome, _env| Ok(()),
+                    );
+                }));
+            let core = self.core.clone();
+            env.create_function_from_closure("unsubscribe", move |_| {
+                core.remove_status_watcher(id);
+                Ok(())
+            })
         })
     }
 
@@ -358,39 +387,44 @@ impl AuthClient {
         env: &'env Env,
         callback: Function<'env, JsLogRecord, ()>,
     ) -> Result<Function<'env, (), ()>> {
-        let listener = quiet(env, callback)?
-            .build_threadsafe_function::<JsLogRecord>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?;
-        let id = self
-            .core
-            .logger
-            .subscribe(Arc::new(move |record: &crate::log::LogRecord| {
-                let fields =
-                    (!record.fields.is_empty()).then(|| record.fields.iter().cloned().collect());
-                listener.call_with_return_value(
-                    JsLogRecord {
-                        level: record.level.as_str().to_string(),
-                        message: record.message.clone(),
-                        fields,
-                    },
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                    |_outcome, _env| Ok(()),
-                );
-            }));
-        let logger = self.core.logger.clone();
-        env.create_function_from_closure("unsubscribe", move |_| {
-            logger.unsubscribe(id);
-            Ok(())
+        guarded(env, || {
+            let listener = quiet(env, callback)?
+                .build_threadsafe_function::<JsLogRecord>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?;
+            let id = self
+                .core
+                .logger
+                .subscribe(Arc::new(move |record: &crate::log::LogRecord| {
+                    let fields = (!record.fields.is_empty())
+                        .then(|| record.fields.iter().cloned().collect());
+                    listener.call_with_return_value(
+                        JsLogRecord {
+                            level: record.level.as_str().to_string(),
+                            message: record.message.clone(),
+                            fields,
+                        },
+                        ThreadsafeFunctionCallMode::NonBlocking,
+                        |_outcome, _env| Ok(()),
+                    );
+                }));
+            let logger = self.core.logger.clone();
+            env.create_function_from_closure("unsubscribe", move |_| {
+                logger.unsubscribe(id);
+                Ok(())
+            })
         })
     }
 
     /// The app forwards Electron `powerMonitor` resume / unlock-screen: re-check expiry now.
     #[napi]
-    pub fn notify_resume(&self) {
+    pub fn notify_resume(&self, env: Env) -> Result<()> {
         let core = self.core.clone();
-        napi::bindgen_prelude::within_runtime_if_available(move || core.notify_resume());
+        guarded(&env, || {
+            napi::bindgen_prelude::within_runtime_if_available(move || core.notify_resume());
+            Ok(())
+        })
     }
 
     /// Resolves when the configured session store can be used now; rejects with `E_STORAGE`
@@ -398,29 +432,37 @@ impl AuthClient {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn check_storage<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let core = self.core.clone();
-        settle(env, async move { core.check_storage().await }, |()| ())
+        guarded(env, || {
+            settle(env, async move { core.check_storage().await }, |()| ())
+        })
     }
 
     /// A provider for one MCP server; throws unless its origin is in `trustedOrigins`.
     #[napi]
     pub fn mcp_provider(&self, env: Env, server_url: String) -> Result<McpAuthProvider> {
-        let access =
-            McpAccess::new(self.core.clone(), &server_url).map_err(|err| js_error(&env, err))?;
-        Ok(McpAuthProvider {
-            access: Arc::new(access),
+        guarded(&env, || {
+            let access = McpAccess::new(self.core.clone(), &server_url)
+                .map_err(|err| js_error(&env, err))?;
+            Ok(McpAuthProvider {
+                access: Arc::new(access),
+            })
         })
     }
 
     /// Whether `url` may receive the JWT (exact origin match against `trustedOrigins`).
     #[napi]
-    pub fn is_trusted_url(&self, url: String) -> bool {
-        crate::mcp::trusted_origin_of(&self.core, &url).is_ok()
+    pub fn is_trusted_url(&self, env: Env, url: String) -> Result<bool> {
+        guarded(&env, || {
+            Ok(crate::mcp::trusted_origin_of(&self.core, &url).is_ok())
+        })
     }
 
     /// Whether `url` may carry credentials at all: `https://`, or `http://` to loopback.
     #[napi]
-    pub fn is_secure_url(&self, url: String) -> bool {
-        url::Url::parse(&url).is_ok_and(|url| check_transport(&url, "url").is_ok())
+    pub fn is_secure_url(&self, env: Env, url: String) -> Result<bool> {
+        guarded(&env, || {
+            Ok(url::Url::parse(&url).is_ok_and(|url| check_transport(&url, "url").is_ok()))
+        })
     }
 }
 

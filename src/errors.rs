@@ -3,6 +3,9 @@
 //! response body, so they cannot carry a token, a cookie or a password.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 /// The stable error codes of the public contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +63,8 @@ impl fmt::Display for ErrorCode {
 pub struct AuthError {
     pub code: ErrorCode,
     pub message: String,
+    /// How long the API asked to be left alone (`Retry-After`); the refresh backoff honours it.
+    pub retry_after: Option<Duration>,
 }
 
 impl AuthError {
@@ -67,7 +72,13 @@ impl AuthError {
         AuthError {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
     }
 
     pub fn config(message: impl Into<String>) -> Self {
@@ -108,3 +119,47 @@ impl fmt::Display for AuthError {
 impl std::error::Error for AuthError {}
 
 pub type Result<T> = std::result::Result<T, AuthError>;
+
+/// What a panic (a bug) becomes at the JS boundary. The panic's own text is not used: it is
+/// written for developers and could quote anything.
+fn panicked() -> AuthError {
+    AuthError::internal(
+        "symbiote-auth hit an internal error (a bug) and stopped this call; the client is still usable, please report it",
+    )
+}
+
+/// Runs `entry`; a panic in it becomes an `E_INTERNAL` error instead of unwinding further
+/// (into Node, where it would abort the app). The core holds no lock across a panic point
+/// that a later call could find poisoned (parking_lot locks do not poison).
+pub fn catch_panic<T>(entry: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(entry)).map_err(|_| panicked())
+}
+
+/// Runs `work` as a task of its own, so that a panic in it becomes an `E_INTERNAL` error.
+pub async fn catch_panic_async<T: Send + 'static>(
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work).await.unwrap_or_else(|_| Err(panicked()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_e_internal_without_its_text() {
+        let err = catch_panic(|| panic!("secret-ish detail")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert!(!err.message.contains("secret-ish"));
+        assert_eq!(catch_panic(|| 7).unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_becomes_e_internal() {
+        let err = catch_panic_async(async { panic!("in a task") as Result<()> })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert_eq!(catch_panic_async(async { Ok(7) }).await.unwrap(), 7);
+    }
+}

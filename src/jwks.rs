@@ -1,6 +1,6 @@
 //! The API's published keys: parsing a JWKS into keys we can verify with, and a cache that
-//! refetches once when a token names a key it has not seen (rotation), but not again for the
-//! same unknown key within a cooldown, so a flood of bad tokens cannot flood the API.
+//! refetches once when a token names a key it has not seen (rotation), but then not again
+//! for any unknown key within a cooldown, so a flood of bad tokens cannot flood the API.
 
 use crate::errors::{AuthError, Result};
 use crate::jwt::{self, ClaimRules, DecodedToken};
@@ -9,17 +9,16 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use parking_lot::Mutex;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// RSA moduli below this are refused: 2048 bits is the floor of every current guideline.
 const MIN_RSA_BITS: usize = 2048;
-/// How long an unknown `kid` that already caused a refetch is not refetched for again.
+/// After a refetch for an unknown `kid`, how long no unknown `kid` causes another: the
+/// refetch brought every key the API publishes, so within this time another unknown `kid`
+/// (the same or a new one) is far likelier a bad token than a second rotation.
 pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
-/// Bounds the memory a stream of distinct unknown kids can take.
-const MAX_REMEMBERED_KIDS: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KeyFamily {
@@ -71,7 +70,7 @@ pub struct KeySet {
     keys: Vec<PublicKey>,
     /// The JWKS document as served (public keys only), kept so it can be stored and reused.
     pub document: String,
-    /// Keys present in the document but not usable (wrong `use`, weak, malformed, `oct`).
+    /// Keys present in the document but not usable (wrong `use`, weak, malformed, private, `oct`).
     pub skipped: usize,
 }
 
@@ -84,6 +83,10 @@ fn parse_key(jwk: &Value) -> Option<PublicKey> {
         if usage.as_str() != Some("sig") {
             return None;
         }
+    }
+    // A published private key (`d`) can sign for anyone: nothing it verifies proves anything.
+    if jwk.get("d").is_some() {
+        return None;
     }
     let kid = match jwk.get("kid") {
         None => None,
@@ -162,6 +165,13 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
             None => set.skipped += 1,
         }
     }
+    // Refused rather than cached: a set without a usable key would replace keys that work.
+    if set.keys.is_empty() {
+        return Err(AuthError::bad_response(format!(
+            "the JWKS endpoint published no usable public signing key ({} unusable: weak, malformed, private, symmetric or not for signatures)",
+            set.skipped
+        )));
+    }
     Ok(set)
 }
 
@@ -220,7 +230,10 @@ pub struct Verified {
 pub struct JwksCache {
     current: Mutex<Option<Arc<KeySet>>>,
     fetch_lock: tokio::sync::Mutex<()>,
-    unknown_kids: Mutex<HashMap<Option<String>, Instant>>,
+    /// When a refetch for an unknown `kid` last succeeded. A failed one does not count: the
+    /// next token tries again, so the error it reports is the fetch's, not "unknown key"
+    /// (refresh attempts are spaced by the backoff, which bounds those fetches).
+    unknown_kid_refetched_at: Mutex<Option<Instant>>,
 }
 
 impl JwksCache {
@@ -239,7 +252,7 @@ impl JwksCache {
 
     pub fn clear(&self) {
         *self.current.lock() = None;
-        self.unknown_kids.lock().clear();
+        *self.unknown_kid_refetched_at.lock() = None;
     }
 
     /// Fetches the JWKS once for all concurrent callers: whoever waited on the lock while
@@ -260,23 +273,11 @@ impl JwksCache {
         Ok(fresh)
     }
 
-    /// Whether this unknown kid may trigger a refetch now; records that it did.
-    fn may_refetch_for(&self, kid: &Option<String>) -> bool {
-        let now = Instant::now();
-        let mut seen = self.unknown_kids.lock();
-        if let Some(last) = seen.get(kid) {
-            if now.duration_since(*last) < UNKNOWN_KID_COOLDOWN {
-                return false;
-            }
-        }
-        if seen.len() >= MAX_REMEMBERED_KIDS {
-            seen.retain(|_, at| now.duration_since(*at) < UNKNOWN_KID_COOLDOWN);
-            if seen.len() >= MAX_REMEMBERED_KIDS {
-                return false;
-            }
-        }
-        seen.insert(kid.clone(), now);
-        true
+    /// Whether a token with an unknown `kid` may cause a refetch now.
+    fn unknown_kid_may_refetch(&self) -> bool {
+        self.unknown_kid_refetched_at
+            .lock()
+            .is_none_or(|at| at.elapsed() >= UNKNOWN_KID_COOLDOWN)
     }
 
     /// Full verification: allowlist, key (fetching the JWKS when needed), signature, claims.
@@ -298,8 +299,9 @@ impl JwksCache {
             None => self.refetch(None, &fetch).await?,
         };
         let mut verified = keys.verify(&decoded)?;
-        if !verified && self.may_refetch_for(&decoded.header.kid) {
+        if !verified && self.unknown_kid_may_refetch() {
             keys = self.refetch(Some(&keys), &fetch).await?;
+            *self.unknown_kid_refetched_at.lock() = Some(Instant::now());
             verified = keys.verify(&decoded)?;
         }
         if !verified {

@@ -33,12 +33,21 @@ pub struct Claims {
 }
 
 /// A token split and decoded, signature not yet checked.
-#[derive(Debug)]
 pub struct DecodedToken<'a> {
     pub header: Header,
     pub claims: Claims,
     signing_input: &'a str,
     signature: &'a str,
+}
+
+/// Header and claims only: the signing input and signature are the token itself.
+impl std::fmt::Debug for DecodedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedToken")
+            .field("header", &self.header)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the claims must satisfy besides the signature.
@@ -298,6 +307,18 @@ pub(crate) mod tests {
             serde_json::json!({"sub": "1"}),
         );
         assert!(decode(&no_exp).unwrap_err().message.contains("no exp"));
+    }
+
+    #[test]
+    fn debug_output_shows_no_part_of_the_token() {
+        let token = unsigned(
+            serde_json::json!({"alg": "RS256", "kid": "k"}),
+            serde_json::json!({"exp": 1, "sub": "1"}),
+        );
+        let shown = format!("{:?}", decode(&token).unwrap());
+        for part in token.split('.') {
+            assert!(!shown.contains(part), "{shown}");
+        }
     }
 
     #[test]

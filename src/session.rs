@@ -395,7 +395,12 @@ impl AuthCore {
         match &outcome {
             Err(err) if err.code != ErrorCode::LoginRequired => {
                 gate.consecutive_failures = gate.consecutive_failures.saturating_add(1);
-                let delay = self.backoff(gate.consecutive_failures);
+                // A wait the API asked for (Retry-After) is honoured, up to refreshRetryMaxMs.
+                let asked = err
+                    .retry_after
+                    .unwrap_or_default()
+                    .min(self.config.retry_max);
+                let delay = self.backoff(gate.consecutive_failures).max(asked);
                 *self.retry_at.lock() = Some(Instant::now() + delay);
                 self.logger.debug(
                     "next refresh attempt after a backoff",
