@@ -50,7 +50,27 @@ export declare class AuthClient {
 export declare class McpAuthProvider {
   /** The origin this provider hands tokens to. */
   get origin(): string
-  /** `OAuthClientProvider.tokens()` of the MCP SDK; `undefined` only when signed out. */
+  /**
+   * A plain function answering, at the cost of one plain native call, the generation of
+   * the token `tokens()` / `token()` would hand out right now without waiting (a
+   * positive integer, new for every token), or `0` when they would have to refresh first
+   * or there is no session. Lock-free; inside the refresh window it starts the one
+   * background refresh, as `tokens()` does. `symbiote-auth/mcp` calls it before every
+   * request and keeps one resolved promise per generation. (A function rather than a
+   * method because a method call on a native object costs several times more: the
+   * receiver is unwrapped and its class checked on every call.)
+   */
+  generationProbe(): () => number
+  /**
+   * The token of the current generation, for caching per generation; `undefined` when
+   * `tokens()` would have to wait (refresh first) or there is no session. No network.
+   */
+  tokenSnapshot(): TokenSnapshot | undefined
+  /**
+   * `OAuthClientProvider.tokens()` of the MCP SDK; `undefined` only when signed out.
+   * With a usable token the promise is resolved at once, without a trip through the
+   * runtime; otherwise it settles after the (shared) refresh.
+   */
   tokens(): Promise<OAuthTokens | undefined>
   /** `AuthProvider.token()` of `@modelcontextprotocol/client` 2.x. */
   token(): Promise<string | undefined>
@@ -134,6 +154,15 @@ export interface StorageBackend {
   load: () => string | null | undefined | Promise<string | null | undefined>
   save: (data: string) => void | Promise<void>
   clear: () => void | Promise<void>
+}
+
+/** What `McpAuthProvider.tokenSnapshot()` returns: the token of one generation. */
+export interface TokenSnapshot {
+  /** What `generationProbe()` answers while this token is current. */
+  generation: number
+  accessToken: string
+  /** ms since the epoch on this machine's clock (as `AuthStatus.expiresAt`). */
+  expiresAt: number
 }
 
 export interface User {

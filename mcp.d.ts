@@ -39,7 +39,12 @@ export interface McpAuthProviderOptions {
  * client 2.x would take it for an OAuth provider and answer a 401 with OAuth discovery.
  */
 export interface McpBearerAuthProvider {
-  /** `{access_token, token_type: 'Bearer', expires_in}`; `undefined` only when signed out. */
+  /**
+   * `{access_token, token_type: 'Bearer', expires_in}`; `undefined` only when signed out.
+   * With a usable token this answers at once (one lock-free native check; see
+   * docs/PERFORMANCE.md) with an object shared by every caller until the token changes: it
+   * is frozen, and its `expires_in` is a getter that counts down at every read.
+   */
   tokens(): Promise<OAuthTokens | undefined>
   /** The current JWT, refreshed first when needed; `undefined` only when signed out. */
   token(): Promise<string | undefined>

@@ -8,7 +8,7 @@ use crate::js_storage::JsStore;
 use crate::keyring_store::KeyringStore;
 use crate::mcp::McpAccess;
 use crate::secret::Secret;
-use crate::session::{AuthCore, AuthStatus};
+use crate::session::{AuthCore, AuthStatus, FastToken};
 use crate::storage::{MemoryStore, SessionStore};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -474,6 +474,16 @@ fn or_undefined<T>(value: Option<T>) -> Either<T, Undefined> {
     }
 }
 
+/// What `McpAuthProvider.tokenSnapshot()` returns: the token of one generation.
+#[napi(object, js_name = "TokenSnapshot")]
+pub struct JsTokenSnapshot {
+    /// What `generationProbe()` answers while this token is current.
+    pub generation: f64,
+    pub access_token: String,
+    /// ms since the epoch on this machine's clock (as `AuthStatus.expiresAt`).
+    pub expires_at: f64,
+}
+
 #[napi]
 pub struct McpAuthProvider {
     access: Arc<McpAccess>,
@@ -487,12 +497,54 @@ impl McpAuthProvider {
         self.access.origin().to_string()
     }
 
+    /// A plain function answering, at the cost of one plain native call, the generation of
+    /// the token `tokens()` / `token()` would hand out right now without waiting (a
+    /// positive integer, new for every token), or `0` when they would have to refresh first
+    /// or there is no session. Lock-free; inside the refresh window it starts the one
+    /// background refresh, as `tokens()` does. `symbiote-auth/mcp` calls it before every
+    /// request and keeps one resolved promise per generation. (A function rather than a
+    /// method because a method call on a native object costs several times more: the
+    /// receiver is unwrapped and its class checked on every call.)
+    #[napi(ts_return_type = "() => number")]
+    pub fn generation_probe<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        generation_probe::create(env, self.access.clone())
+    }
+
+    /// The token of the current generation, for caching per generation; `undefined` when
+    /// `tokens()` would have to wait (refresh first) or there is no session. No network.
+    #[napi(ts_return_type = "TokenSnapshot | undefined")]
+    pub fn token_snapshot(&self) -> Either<JsTokenSnapshot, Undefined> {
+        or_undefined(self.access.snapshot().map(|snapshot| JsTokenSnapshot {
+            generation: snapshot.id as f64,
+            access_token: snapshot.raw.expose().to_string(),
+            expires_at: snapshot.expires_at_local_ms as f64,
+        }))
+    }
+
+    /// The token that can be handed out at once, with its expiry, if any.
+    fn ready_snapshot(&self) -> Option<crate::session::TokenSnapshot> {
+        ready_generation(&self.access)?;
+        self.access.snapshot()
+    }
+
     /// `OAuthClientProvider.tokens()` of the MCP SDK; `undefined` only when signed out.
+    /// With a usable token the promise is resolved at once, without a trip through the
+    /// runtime; otherwise it settles after the (shared) refresh.
     #[napi(ts_return_type = "Promise<OAuthTokens | undefined>")]
     pub fn tokens<'env>(
         &self,
         env: &'env Env,
     ) -> Result<PromiseRaw<'env, Either<JsOAuthTokens, Undefined>>> {
+        if let Some(snapshot) = self.ready_snapshot() {
+            return PromiseRaw::resolve(
+                env,
+                Either::A(JsOAuthTokens {
+                    access_token: snapshot.raw.expose().to_string(),
+                    token_type: "Bearer".to_string(),
+                    expires_in: Some(crate::mcp::seconds_until(snapshot.expires_at_local_ms) as f64),
+                }),
+            );
+        }
         let access = self.access.clone();
         settle(env, async move { access.tokens().await }, |tokens| {
             or_undefined(tokens.map(|t| JsOAuthTokens {
@@ -509,6 +561,9 @@ impl McpAuthProvider {
         &self,
         env: &'env Env,
     ) -> Result<PromiseRaw<'env, Either<String, Undefined>>> {
+        if let Some(snapshot) = self.ready_snapshot() {
+            return PromiseRaw::resolve(env, Either::A(snapshot.raw.expose().to_string()));
+        }
         let access = self.access.clone();
         settle(env, async move { access.token().await }, |token| {
             or_undefined(token.map(|t| t.expose().to_string()))
@@ -544,5 +599,103 @@ impl McpAuthProvider {
             },
             |()| (),
         )
+    }
+}
+
+/// Generation of the token that can be handed out at once, if any; inside the refresh window
+/// this starts the background refresh (entering the runtime only then). `None` sends the
+/// caller down the async path.
+fn ready_generation(access: &McpAccess) -> Option<u64> {
+    match access.fast_token() {
+        FastToken::Fresh(id) => Some(id),
+        FastToken::Stale(_) => {
+            napi::bindgen_prelude::within_runtime_if_available(|| access.ready_generation())
+        }
+        FastToken::Unavailable => None,
+    }
+}
+
+/// `McpAuthProvider.generationProbe()`: a JS function made with plain Node-API, whose data is
+/// the provider's `McpAccess` (one strong reference, released when the function is
+/// collected). Calling it costs what any plain native call costs plus the lock-free check.
+mod generation_probe {
+    use super::{ready_generation, McpAccess};
+    use napi::bindgen_prelude::*;
+    use std::ffi::c_void;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::ptr;
+    use std::sync::Arc;
+
+    pub fn create<'env>(env: &'env Env, access: Arc<McpAccess>) -> Result<Unknown<'env>> {
+        let data = Arc::into_raw(access) as *mut c_void;
+        let name = "generationProbe";
+        let mut function = ptr::null_mut();
+        // SAFETY: `data` stays valid until `release` runs: it owns one strong count.
+        let created = unsafe {
+            sys::napi_create_function(
+                env.raw(),
+                name.as_ptr().cast(),
+                name.len() as isize,
+                Some(call),
+                data,
+                &mut function,
+            )
+        };
+        let finalized = created == sys::Status::napi_ok
+            && unsafe {
+                sys::napi_add_finalizer(
+                    env.raw(),
+                    function,
+                    data,
+                    Some(release),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                )
+            } == sys::Status::napi_ok;
+        if !finalized {
+            // SAFETY: no finalizer owns `data`, so this is its only release.
+            drop(unsafe { Arc::from_raw(data as *const McpAccess) });
+            return Err(Error::from_reason("could not create the generation probe"));
+        }
+        // SAFETY: `function` is a live value of this env's current scope.
+        unsafe { Unknown::from_napi_value(env.raw(), function) }
+    }
+
+    unsafe extern "C" fn call(
+        env: sys::napi_env,
+        info: sys::napi_callback_info,
+    ) -> sys::napi_value {
+        let mut data = ptr::null_mut();
+        let mut argc = 0;
+        // SAFETY: asks for no arguments, only the data pointer given at creation.
+        let status = unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut data,
+            )
+        };
+        let generation = if status == sys::Status::napi_ok && !data.is_null() {
+            // SAFETY: `data` is the `Arc<McpAccess>` of `create`, alive while the function is.
+            let access = unsafe { &*(data as *const McpAccess) };
+            catch_unwind(AssertUnwindSafe(|| ready_generation(access)))
+                .ok()
+                .flatten()
+                .map_or(0.0, |id| id as f64)
+        } else {
+            0.0
+        };
+        let mut result = ptr::null_mut();
+        // SAFETY: a number in the current scope; on failure `result` stays null (undefined).
+        unsafe { sys::napi_create_double(env, generation, &mut result) };
+        result
+    }
+
+    unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+        // SAFETY: the strong count `create` leaked into `data`, released once, here.
+        drop(unsafe { Arc::from_raw(data as *const McpAccess) });
     }
 }

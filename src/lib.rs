@@ -17,6 +17,8 @@ pub mod secret;
 pub mod session;
 pub mod storage;
 
+#[cfg(feature = "bench")]
+mod bench;
 mod binding;
 mod js_guard;
 mod js_storage;

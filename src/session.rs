@@ -11,7 +11,7 @@ use crate::secret::Secret;
 use crate::storage::{SessionRecord, SessionStore, RECORD_VERSION};
 use parking_lot::Mutex;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
@@ -67,10 +67,87 @@ enum Phase {
 pub struct CurrentToken {
     pub raw: Secret,
     pub claims: Claims,
+    /// Unique per token this core ever held (never 0): names a token generation.
+    pub id: u64,
     /// Expiry in ms since the epoch on the server's clock.
     expires_at_ms: i64,
     /// From this moment (ms, server clock) the token is refreshed ahead of expiry.
     refresh_at_ms: i64,
+}
+
+/// What the per-request fast path needs to know about the usable token, readable without
+/// any lock: a seqlock over (token id, refresh-at, expires-at), written only while `inner`
+/// is locked (see `AuthCore::write_inner`), so writers never race each other. An id of 0
+/// means there is no usable token (signed out, session ended, no token yet).
+#[derive(Default)]
+struct TokenBeacon {
+    /// Odd while a write is in progress.
+    seq: AtomicU64,
+    id: AtomicU64,
+    refresh_at_ms: AtomicI64,
+    expires_at_ms: AtomicI64,
+}
+
+impl TokenBeacon {
+    fn usable_token(inner: &Inner) -> Option<&CurrentToken> {
+        (inner.phase == Phase::Active)
+            .then_some(inner.token.as_deref())
+            .flatten()
+    }
+
+    /// Call with `inner` locked, after every change of its token or phase.
+    fn publish(&self, inner: &Inner) {
+        let (id, refresh_at, expires_at) = Self::usable_token(inner)
+            .map_or((0, 0, 0), |t| (t.id, t.refresh_at_ms, t.expires_at_ms));
+        // A token's times never change, so the same id means nothing to publish.
+        if self.id.load(Ordering::Relaxed) == id {
+            return;
+        }
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.id.store(id, Ordering::Relaxed);
+        self.refresh_at_ms.store(refresh_at, Ordering::Relaxed);
+        self.expires_at_ms.store(expires_at, Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// `(id, refresh_at_ms, expires_at_ms)` of the usable token; `None` when there is none,
+    /// or when a write is in progress (the caller then takes the locked path).
+    fn read(&self) -> Option<(u64, i64, i64)> {
+        let before = self.seq.load(Ordering::Acquire);
+        if before & 1 == 1 {
+            return None;
+        }
+        let id = self.id.load(Ordering::Relaxed);
+        let refresh_at = self.refresh_at_ms.load(Ordering::Relaxed);
+        let expires_at = self.expires_at_ms.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != before || id == 0 {
+            return None;
+        }
+        Some((id, refresh_at, expires_at))
+    }
+}
+
+/// How the per-request fast path may serve the current token, decided without a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastToken {
+    /// Outside the refresh window: token `id` is the answer.
+    Fresh(u64),
+    /// Inside the refresh window: token `id` is still the answer, and a background refresh
+    /// should run (`refresh_in_background`), as `get_token` does.
+    Stale(u64),
+    /// Missing, expired, signed out, or the session ended: take `get_token`.
+    Unavailable,
+}
+
+/// The usable token as the fast path hands it out.
+pub struct TokenSnapshot {
+    pub id: u64,
+    pub raw: Secret,
+    /// Expiry in ms since the epoch on this machine's clock (as `AuthStatus.expires_at`).
+    pub expires_at_local_ms: i64,
 }
 
 struct Inner {
@@ -98,6 +175,9 @@ struct RefreshGate {
 /// The scheduler re-reads the wall clock at least this often, so a machine that slept past
 /// a token's expiry (monotonic timers stop during sleep) refreshes soon after waking.
 const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(15);
+/// How far ahead of the refresh window a coarse clock read may still say "fresh" (see
+/// `AuthCore::fast_token`): a coarse clock lags by a few scheduler ticks, far less than this.
+pub const COARSE_CLOCK_MARGIN_MS: i64 = 1000;
 /// A floor under scheduled refreshes, whatever tokens the API issues.
 const MIN_SCHEDULED_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -118,6 +198,9 @@ pub struct AuthCore {
     store: Arc<dyn SessionStore>,
     pub logger: Arc<Logger>,
     inner: Mutex<Inner>,
+    /// Lock-free copy of what `inner` says about the usable token, for the fast path.
+    beacon: TokenBeacon,
+    next_token_id: AtomicU64,
     /// Single flight: held while a refresh runs; remembers the last outcome and the backoff.
     refresh_gate: tokio::sync::Mutex<RefreshGate>,
     /// When a failed refresh may be tried again (monotonic clock); `None` after a success.
@@ -172,6 +255,8 @@ impl AuthCore {
                 remember: false,
                 epoch: 0,
             }),
+            beacon: TokenBeacon::default(),
+            next_token_id: AtomicU64::new(1),
             refresh_gate: tokio::sync::Mutex::new(RefreshGate::default()),
             retry_at: Mutex::new(None),
             last_refresh_at: Mutex::new(None),
@@ -295,8 +380,17 @@ impl AuthCore {
         }
     }
 
+    /// Every change of `inner` goes through here (or `update`), so the lock-free beacon the
+    /// fast path reads never disagrees with it.
+    fn write_inner<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut inner = self.inner.lock();
+        let result = change(&mut inner);
+        self.beacon.publish(&inner);
+        result
+    }
+
     fn update<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
-        let result = change(&mut self.inner.lock());
+        let result = self.write_inner(change);
         self.publish();
         result
     }
@@ -305,6 +399,11 @@ impl AuthCore {
 
     fn usable(&self) -> Usable {
         let inner = self.inner.lock();
+        debug_assert_eq!(
+            self.beacon.id.load(Ordering::Relaxed),
+            TokenBeacon::usable_token(&inner).map_or(0, |t| t.id),
+            "inner changed without write_inner: the fast path would see an old token"
+        );
         match inner.phase {
             Phase::SignedOut => return Usable::SignedOut,
             Phase::LoginRequired => return Usable::LoginRequired,
@@ -328,6 +427,44 @@ impl AuthCore {
         (inner.phase == Phase::Active)
             .then(|| inner.token.as_ref().map(|t| t.raw.clone()))
             .flatten()
+    }
+
+    /// The per-request fast path: whether the current token can be handed out right now,
+    /// decided from the lock-free beacon (no lock, no JWT parsing, no storage) and
+    /// `coarse_now_ms`, a cheap read of this machine's clock that may lag it by a few ms
+    /// (`CLOCK_REALTIME_COARSE`). The coarse time only ever answers "fresh", and only while
+    /// the refresh window is more than `COARSE_CLOCK_MARGIN_MS` away; closer to it, and
+    /// inside it, the precise clock decides, exactly as `get_token` does. So it agrees with
+    /// `get_token`: `Fresh`/`Stale` only when that would answer without waiting,
+    /// `Unavailable` when it would refresh first or fail.
+    pub fn fast_token(&self, coarse_now_ms: i64) -> FastToken {
+        let Some((id, refresh_at, expires_at)) = self.beacon.read() else {
+            return FastToken::Unavailable;
+        };
+        let offset = self.clock_offset_ms.load(Ordering::Relaxed);
+        if coarse_now_ms + offset + COARSE_CLOCK_MARGIN_MS < refresh_at {
+            return FastToken::Fresh(id);
+        }
+        let now = local_now_ms() + offset;
+        if expires_at <= now {
+            FastToken::Unavailable
+        } else if refresh_at <= now {
+            FastToken::Stale(id)
+        } else {
+            FastToken::Fresh(id)
+        }
+    }
+
+    /// The usable, unexpired token with its generation id, for building the object the fast
+    /// path caches; `None` when `get_token` would have to refresh first (or fail).
+    pub fn token_snapshot(&self) -> Option<TokenSnapshot> {
+        let inner = self.inner.lock();
+        let token = TokenBeacon::usable_token(&inner)?;
+        (token.expires_at_ms > self.server_now_ms()).then(|| TokenSnapshot {
+            id: token.id,
+            raw: token.raw.clone(),
+            expires_at_local_ms: token.expires_at_ms - self.clock_offset_ms.load(Ordering::Relaxed),
+        })
     }
 
     /// Seconds until the current token expires (server clock), if there is one.
@@ -510,7 +647,9 @@ impl AuthCore {
         }
     }
 
-    fn refresh_in_background(self: &Arc<Self>) {
+    /// Starts one refresh unless one runs already; callers keep the current token meanwhile.
+    /// Needs a tokio runtime context.
+    pub fn refresh_in_background(self: &Arc<Self>) {
         if self.background_refresh_running.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -590,6 +729,7 @@ impl AuthCore {
     fn current_token(&self, raw: Secret, verified: Verified) -> Arc<CurrentToken> {
         Arc::new(CurrentToken {
             raw,
+            id: self.next_token_id.fetch_add(1, Ordering::Relaxed),
             expires_at_ms: verified.claims.exp * 1000,
             refresh_at_ms: verified.claims.exp * 1000 - self.refresh_window_ms(&verified.claims),
             claims: verified.claims,
@@ -735,8 +875,7 @@ impl AuthCore {
         };
         let user_id = user.id.clone();
         let token = self.current_token(raw, verified);
-        {
-            let mut inner = self.inner.lock();
+        self.write_inner(|inner| {
             inner.epoch += 1;
             inner.phase = Phase::Active;
             inner.token = Some(token);
@@ -744,7 +883,7 @@ impl AuthCore {
             inner.remember = remember;
             inner.offline = false;
             inner.last_error = None;
-        }
+        });
         if remember {
             self.persist_new_session().await?;
         } else if let Err(err) = self.store.clear().await {
@@ -779,7 +918,7 @@ impl AuthCore {
                 "the credential store is unavailable; this session is kept in memory only (storageFallback: memory)",
                 &[("code", err.code.as_str())],
             );
-            self.inner.lock().remember = false;
+            self.write_inner(|inner| inner.remember = false);
             return Ok(());
         }
         self.discard_session(Some(err.clone()));
@@ -822,15 +961,16 @@ impl AuthCore {
 
     /// Forgets the in-memory session (not the store) and starts a new epoch.
     fn discard_session(&self, last_error: Option<AuthError>) {
-        let mut inner = self.inner.lock();
-        inner.epoch += 1;
-        inner.phase = Phase::SignedOut;
-        inner.token = None;
-        inner.user = None;
-        inner.remember = false;
-        inner.offline = false;
-        inner.refreshing = false;
-        inner.last_error = last_error;
+        self.write_inner(|inner| {
+            inner.epoch += 1;
+            inner.phase = Phase::SignedOut;
+            inner.token = None;
+            inner.user = None;
+            inner.remember = false;
+            inner.offline = false;
+            inner.refreshing = false;
+            inner.last_error = last_error;
+        });
     }
 
     /// Tells the server (best effort), then wipes memory and storage. A refresh in flight
@@ -965,5 +1105,93 @@ impl AuthCore {
     /// Whether the configured store can be used now (for diagnostics such as `doctor`).
     pub async fn check_storage(&self) -> Result<()> {
         self.store.probe().await
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    fn token(id: u64, refresh_at_ms: i64, expires_at_ms: i64) -> Arc<CurrentToken> {
+        Arc::new(CurrentToken {
+            raw: Secret::new(format!("token-{id}")),
+            claims: Claims {
+                sub: None,
+                email: None,
+                iss: None,
+                aud: Vec::new(),
+                exp: expires_at_ms / 1000,
+                nbf: None,
+                iat: None,
+                jti: None,
+                all: Default::default(),
+            },
+            id,
+            expires_at_ms,
+            refresh_at_ms,
+        })
+    }
+
+    fn inner(phase: Phase, token: Option<Arc<CurrentToken>>) -> Inner {
+        Inner {
+            phase,
+            token,
+            user: None,
+            refreshing: false,
+            offline: false,
+            last_error: None,
+            remember: false,
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn the_beacon_shows_only_a_token_of_an_active_session() {
+        let beacon = TokenBeacon::default();
+        assert_eq!(beacon.read(), None);
+        beacon.publish(&inner(Phase::Active, Some(token(7, 1_000, 2_000))));
+        assert_eq!(beacon.read(), Some((7, 1_000, 2_000)));
+        beacon.publish(&inner(Phase::LoginRequired, Some(token(8, 1_000, 2_000))));
+        assert_eq!(beacon.read(), None);
+        beacon.publish(&inner(Phase::Active, None));
+        assert_eq!(beacon.read(), None);
+        beacon.publish(&inner(Phase::Active, Some(token(9, 3_000, 4_000))));
+        assert_eq!(beacon.read(), Some((9, 3_000, 4_000)));
+        beacon.publish(&inner(Phase::SignedOut, None));
+        assert_eq!(beacon.read(), None);
+    }
+
+    /// Readers racing a writer never see the id of one token with the times of another.
+    #[test]
+    fn a_read_never_mixes_two_tokens() {
+        let beacon = Arc::new(TokenBeacon::default());
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (beacon, done) = (beacon.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut seen = 0u64;
+                    while !done.load(Ordering::Relaxed) {
+                        if let Some((id, refresh_at, expires_at)) = beacon.read() {
+                            let id = id as i64;
+                            assert_eq!((refresh_at, expires_at), (id * 10, id * 10 + 5));
+                            seen += 1;
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        for id in 1..200_000i64 {
+            let phase = if id % 7 == 0 {
+                Phase::SignedOut
+            } else {
+                Phase::Active
+            };
+            beacon.publish(&inner(phase, Some(token(id as u64, id * 10, id * 10 + 5))));
+        }
+        done.store(true, Ordering::Relaxed);
+        let seen: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert!(seen > 0);
     }
 }
