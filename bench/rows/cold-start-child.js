@@ -1,0 +1,46 @@
+'use strict'
+// One cold start, in a fresh process (row 4): from the first line of this script to the
+// first verified token, with no network. Prints one JSON line: {ms, tokenLength}.
+//   ours:     require the addon, new AuthClient (keyring storage), restore(), getJwtToken()
+//   baseline: require @napi-rs/keyring, import jose, read the record from the credential
+//             store, createLocalJWKSet + jwtVerify the stored token
+
+const t0 = performance.now()
+const path = require('node:path')
+
+async function ours (options) {
+  const { AuthClient } = require(path.join(__dirname, '..', 'build', 'index.js'))
+  const client = new AuthClient(options)
+  await client.restore()
+  return client.getJwtToken()
+}
+
+async function baseline ({ service, account, issuer, audience }) {
+  const { Entry } = require('@napi-rs/keyring')
+  const { createLocalJWKSet, jwtVerify } = await import('jose')
+  const stored = new Entry(service, account).getPassword()
+  if (!stored) throw new Error('nothing stored')
+  const record = JSON.parse(stored)
+  const { payload } = await jwtVerify(record.token, createLocalJWKSet(record.jwks), {
+    issuer,
+    audience,
+    algorithms: ['RS256', 'ES256'],
+    clockTolerance: 30
+  })
+  if (!payload.sub) throw new Error('no sub')
+  return record.token
+}
+
+const [mode, json] = process.argv.slice(2)
+const work = mode === 'ours' ? ours : baseline
+work(JSON.parse(json)).then(
+  (token) => {
+    const ms = performance.now() - t0
+    process.stdout.write(`${JSON.stringify({ ms, tokenLength: token.length })}\n`)
+    process.exit(0)
+  },
+  (error) => {
+    process.stderr.write(`${error.stack}\n`)
+    process.exit(1)
+  }
+)
