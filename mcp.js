@@ -42,7 +42,7 @@ function isStream (body) {
  * getter, so it counts down from the token's expiry at every read instead of freezing at
  * the moment the object was built.
  */
-function tokenCache (provider) {
+function tokenCache (provider, { onSlowToken } = {}) {
   const probe = provider.generationProbe()
   let generation = -1 // the probe never answers -1; 0 means "take the async path"
   let accessToken
@@ -81,11 +81,15 @@ function tokenCache (provider) {
   let pendingTokens
   let pendingToken
   function slowTokens () {
-    pendingTokens ??= provider.tokens().finally(() => { pendingTokens = undefined })
+    pendingTokens ??= provider.tokens().then(
+      (value) => { pendingTokens = undefined; return value },
+      (error) => { pendingTokens = undefined; throw error })
     return pendingTokens
   }
   function slowToken () {
-    pendingToken ??= provider.token().finally(() => { pendingToken = undefined })
+    pendingToken ??= provider.token().then(
+      (value) => { pendingToken = undefined; onSlowToken?.(value); return value },
+      (error) => { pendingToken = undefined; throw error })
     return pendingToken
   }
 
@@ -93,6 +97,7 @@ function tokenCache (provider) {
     ready,
     tokens: () => ready() === undefined ? slowTokens() : tokens,
     token: () => ready() === undefined ? slowToken() : token,
+    slowToken,
     // The resolved promise of the token ready() last answered with.
     get readyToken () { return token }
   }
@@ -216,11 +221,11 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
  */
 function createMcpAuthProvider (client, { serverUrl } = {}) {
   const provider = client.mcpProvider(String(serverUrl))
-  const cache = tokenCache(provider)
   // The 2.x transports call token() right before each request and do not say which token
   // a 401 answered. The last one handed out is the best evidence, and it lets the native
   // side skip the refresh when another request has already replaced that token.
   let lastToken
+  const cache = tokenCache(provider, { onSlowToken: (token) => { lastToken = token } })
   return {
     tokens: cache.tokens,
     token () {
@@ -229,10 +234,7 @@ function createMcpAuthProvider (client, { serverUrl } = {}) {
         lastToken = ready
         return cache.readyToken
       }
-      return cache.token().then((token) => {
-        lastToken = token
-        return token
-      })
+      return cache.slowToken()
     },
     onUnauthorized: () => provider.onUnauthorized(lastToken),
     invalidateCredentials: (scope) => provider.invalidateCredentials(scope)

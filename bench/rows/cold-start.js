@@ -73,7 +73,8 @@ async function run ({ addon, server, tinybench, log }) {
   log(`row 4: ${samples} child processes per side (+2 warmup)`)
   await bench.run()
   const after = await server.counters()
-  const requests = Object.keys(after).reduce((sum, key) => sum + after[key] - before[key], 0)
+  const byEndpoint = Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - before[key]]).filter(([, n]) => n))
+  const requests = Object.values(byEndpoint).reduce((sum, n) => sum + n, 0)
 
   await client.logout()
   new Entry(baselineStore.service, baselineStore.account).deletePassword()
@@ -84,8 +85,9 @@ async function run ({ addon, server, tinybench, log }) {
   return {
     measures: bench.tasks.map((t) => ({ label: `${t.name} (in-process, from the script's first line)`, unit: 'ms', ...fromTask(t) })),
     requestsDuringColdStarts: requests,
+    requestsByEndpoint: byEndpoint,
     notes: [
-      `${requests} requests reached the API during the ${samples * 2 + 4} cold starts`,
+      `${requests} requests reached the API during the ${samples * 2 + 4} cold starts${requests ? ` (${JSON.stringify(byEndpoint)})` : ''}`,
       `whole child process (spawn to exit, Node's own start-up included): ours ${median(wall.ours.slice(2)).toFixed(1)} ms, baseline ${median(wall.baseline.slice(2)).toFixed(1)} ms (medians)`
     ],
     lines: [{
