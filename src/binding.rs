@@ -219,6 +219,37 @@ pub struct JsOAuthTokens {
     pub expires_in: Option<f64>,
 }
 
+/// A host listener as a Rust closure that delivers values to it without blocking: it can
+/// never throw into the runtime (`quiet`) nor keep the Node process alive (weak).
+fn js_listener<T: 'static + JsValuesTupleIntoVec>(
+    env: &Env,
+    callback: Function<'_, T, ()>,
+) -> Result<impl Fn(T) + Send + Sync + 'static> {
+    let listener = quiet(env, callback)?
+        .build_threadsafe_function::<T>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()?;
+    Ok(move |value: T| {
+        listener.call_with_return_value(
+            value,
+            ThreadsafeFunctionCallMode::NonBlocking,
+            |_outcome, _env| Ok(()),
+        );
+    })
+}
+
+/// The `() => void` that `onStatusChange` and `onLog` return.
+fn unsubscriber<'env>(
+    env: &'env Env,
+    unsubscribe: impl Fn() + 'static,
+) -> Result<Function<'env, (), ()>> {
+    env.create_function_from_closure("unsubscribe", move |_| {
+        unsubscribe();
+        Ok(())
+    })
+}
+
 #[napi]
 pub struct AuthClient {
     core: Arc<AuthCore>,
@@ -355,25 +386,14 @@ impl AuthClient {
         callback: Function<'env, JsAuthStatus, ()>,
     ) -> Result<Function<'env, (), ()>> {
         guarded(env, || {
-            let listener = quiet(env, callback)?
-                .build_threadsafe_function::<JsAuthStatus>()
-                .callee_handled::<false>()
-                .weak::<true>()
-                .build()?;
+            let deliver = js_listener(env, callback)?;
             let id = self
                 .core
                 .on_status_change(Arc::new(move |status: &AuthStatus| {
-                    listener.call_with_return_value(
-                        JsAuthStatus::from(status.clone()),
-                        ThreadsafeFunctionCallMode::NonBlocking,
-                        |_outcome, _env| Ok(()),
-                    );
+                    deliver(JsAuthStatus::from(status.clone()))
                 }));
             let core = self.core.clone();
-            env.create_function_from_closure("unsubscribe", move |_| {
-                core.remove_status_watcher(id);
-                Ok(())
-            })
+            unsubscriber(env, move || core.remove_status_watcher(id))
         })
     }
 
@@ -388,32 +408,20 @@ impl AuthClient {
         callback: Function<'env, JsLogRecord, ()>,
     ) -> Result<Function<'env, (), ()>> {
         guarded(env, || {
-            let listener = quiet(env, callback)?
-                .build_threadsafe_function::<JsLogRecord>()
-                .callee_handled::<false>()
-                .weak::<true>()
-                .build()?;
+            let deliver = js_listener(env, callback)?;
             let id = self
                 .core
                 .logger
                 .subscribe(Arc::new(move |record: &crate::log::LogRecord| {
-                    let fields = (!record.fields.is_empty())
-                        .then(|| record.fields.iter().cloned().collect());
-                    listener.call_with_return_value(
-                        JsLogRecord {
-                            level: record.level.as_str().to_string(),
-                            message: record.message.clone(),
-                            fields,
-                        },
-                        ThreadsafeFunctionCallMode::NonBlocking,
-                        |_outcome, _env| Ok(()),
-                    );
+                    deliver(JsLogRecord {
+                        level: record.level.as_str().to_string(),
+                        message: record.message.clone(),
+                        fields: (!record.fields.is_empty())
+                            .then(|| record.fields.iter().cloned().collect()),
+                    })
                 }));
             let logger = self.core.logger.clone();
-            env.create_function_from_closure("unsubscribe", move |_| {
-                logger.unsubscribe(id);
-                Ok(())
-            })
+            unsubscriber(env, move || logger.unsubscribe(id))
         })
     }
 

@@ -164,6 +164,21 @@ struct Inner {
     epoch: u64,
 }
 
+impl Inner {
+    fn signed_out() -> Inner {
+        Inner {
+            phase: Phase::SignedOut,
+            token: None,
+            user: None,
+            refreshing: false,
+            offline: false,
+            last_error: None,
+            remember: false,
+            epoch: 0,
+        }
+    }
+}
+
 /// The outcome of the last refresh, numbered, so callers that queued behind it take that
 /// outcome instead of asking the API again; and how many attempts in a row have failed.
 #[derive(Default)]
@@ -245,16 +260,7 @@ impl AuthCore {
             jwks: JwksCache::new(),
             store,
             logger,
-            inner: Mutex::new(Inner {
-                phase: Phase::SignedOut,
-                token: None,
-                user: None,
-                refreshing: false,
-                offline: false,
-                last_error: None,
-                remember: false,
-                epoch: 0,
-            }),
+            inner: Mutex::new(Inner::signed_out()),
             beacon: TokenBeacon::default(),
             next_token_id: AtomicU64::new(1),
             refresh_gate: tokio::sync::Mutex::new(RefreshGate::default()),
@@ -1136,12 +1142,7 @@ mod fast_path_tests {
         Inner {
             phase,
             token,
-            user: None,
-            refreshing: false,
-            offline: false,
-            last_error: None,
-            remember: false,
-            epoch: 0,
+            ..Inner::signed_out()
         }
     }
 
