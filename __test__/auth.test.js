@@ -182,6 +182,15 @@ test.describe('verification', () => {
     assert.equal(client.getStoredJwtToken(), good, 'the good token is kept')
   })
 
+  test('a token already expired when issued (inside the leeway) is refused, never handed out', async () => {
+    const client = await signedInClient(ref.server)
+    const good = client.getStoredJwtToken()
+    await ref.server.config({ lifetime: -1 })
+    assert.equal((await rejection(client.refreshJwtToken())).code, 'E_TOKEN_INVALID')
+    assert.equal(client.getStoredJwtToken(), good)
+    assert.equal((await rejection(newClient(ref.server).login(ref.server.user))).code, 'E_TOKEN_INVALID')
+  })
+
   test('ES256 tokens verify', async () => {
     await ref.server.config({ algorithm: 'ES256' })
     const client = await signedInClient(ref.server)

@@ -101,18 +101,28 @@ test('inside the refresh window the current token is served while one background
 })
 
 test('callers arriving together on an expired token share one native call and one refresh', async () => {
-  await ref.server.config({ lifetime: -1 })
+  // The refresh that starts as the 1 s token nears expiry is held at the server, so the
+  // callers meet an expired token with that one refresh in flight.
+  await ref.server.config({ lifetime: 1 })
+  await ref.server.fault({ endpoint: 'refresh', hang: true, count: -1 })
   const client = await signedInClient(ref.server)
-  await client.refreshJwtToken()
   await ref.server.config({ lifetime: 900 })
-  assert.equal(client.status().state, 'expired')
+  await sleep(1300)
+  assert.ok(expOf(client.getStoredJwtToken()) * 1000 <= Date.now(), 'the token has expired')
   const provider = createMcpAuthProvider(client, { serverUrl: mcpUrl() })
   const authFetch = createAuthFetch(client, { serverUrl: mcpUrl() })
-  const { result, requests } = await tokenRequests(() => Promise.all([
-    ...Array.from({ length: 300 }, () => provider.token()),
-    ...Array.from({ length: 300 }, () => provider.tokens().then((t) => t.access_token))
-  ]))
-  assert.equal(requests, 1)
+  const { result, requests } = await tokenRequests(async () => {
+    const callers = Promise.all([
+      ...Array.from({ length: 300 }, () => provider.token()),
+      ...Array.from({ length: 300 }, () => provider.tokens().then((t) => t.access_token))
+    ])
+    await sleep(100)
+    await ref.server.clearFaults()
+    return callers
+  })
+  assert.equal(requests, 0, 'the callers caused no request of their own')
+  const counters = await ref.server.counters()
+  assert.deepEqual([counters.token, counters.refresh], [1, 1], 'the login and one refresh in all')
   assert.deepEqual([...new Set(result)], [client.getStoredJwtToken()])
   assert.ok(expOf(result[0]) * 1000 > Date.now())
   // createAuthFetch's token comes from the same cache.
@@ -121,12 +131,9 @@ test('callers arriving together on an expired token share one native call and on
 })
 
 test('a session the API ended is an error on the shared async path too, not undefined', async () => {
-  await ref.server.config({ lifetime: -1 })
   const client = await signedInClient(ref.server)
-  // Joins the scheduler's refresh if one is in flight (its outcome would be an already
-  // expired token); afterwards the scheduler waits its 1 s floor.
-  await client.refreshJwtToken()
   await ref.server.expireSessions()
+  assert.equal((await rejection(client.refreshJwtToken())).code, 'E_LOGIN_REQUIRED')
   const provider = createMcpAuthProvider(client, { serverUrl: mcpUrl() })
   const errors = await Promise.all(Array.from({ length: 10 }, () => rejection(provider.tokens())))
   assert.deepEqual(new Set(errors.map((e) => e.code)), new Set(['E_LOGIN_REQUIRED']))

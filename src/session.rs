@@ -705,6 +705,13 @@ impl AuthCore {
                 || self.api.fetch_jwks(),
             )
             .await?;
+        // The leeway tolerates clocks that differ; a freshly issued token that is already
+        // past its `exp` could only be handed out expired, so it is refused like any other.
+        if verified.claims.exp * 1000 <= self.server_now_ms() {
+            return Err(AuthError::token_invalid(
+                "the API issued a JWT that has already expired; check the API's token lifetime and clock",
+            ));
+        }
         Ok((issued.access_token, verified))
     }
 
