@@ -342,15 +342,39 @@ test.describe('events and secrets', () => {
     assert.deepEqual(states, ['valid', 'refreshing', 'valid'])
   })
 
-  test('a throwing status callback does not break the client', async () => {
+  test('algorithms that are never accepted are warned about once, when the client is first used', async () => {
+    const client = newClient(ref.server, { algorithms: ['RS256', 'ES256', 'HS256', 'none'] })
+    const records = captureLogs(client)
+    await client.login(ref.server.user)
+    await client.logout()
+    await client.login(ref.server.user)
+    await settle()
+    const warnings = records.filter((record) => record.message.includes('never accepted'))
+    assert.equal(warnings.length, 1, JSON.stringify(records))
+    assert.equal(warnings[0].level, 'warn')
+    assert.deepEqual(warnings[0].fields, { ignored: 'HS256,none' })
+  })
+
+  test('a throwing status callback does not break the client: it is reported as a process warning', async () => {
     const client = newClient(ref.server)
-    client.onStatusChange(() => {
+    const calls = []
+    client.onStatusChange((status) => {
+      calls.push(status.state)
       throw new Error('listener bug')
     })
-    const status = await client.login(ref.server.user)
-    await settle()
-    assert.equal(status.state, 'valid')
-    assert.equal(typeof (await client.getJwtToken()), 'string')
+    const warnings = []
+    const onWarning = (warning) => warnings.push(warning.message)
+    process.on('warning', onWarning)
+    try {
+      const status = await client.login(ref.server.user)
+      while (calls.length === 0 || warnings.length === 0) await settle()
+      assert.equal(status.state, 'valid')
+      assert.equal(typeof (await client.getJwtToken()), 'string')
+    } finally {
+      process.removeListener('warning', onWarning)
+    }
+    assert.ok(calls.includes('valid'), `the listener ran (${calls})`)
+    assert.ok(warnings.some((message) => message.includes('a listener threw: listener bug')), `warned: ${warnings}`)
   })
 
   test('no log record at trace level nor any error message contains the token or password', async () => {

@@ -5,6 +5,8 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const v8 = require('node:v8')
+const vm = require('node:vm')
 const { createMcpAuthProvider, createAuthFetch } = require('../mcp')
 const { useReferenceServer, newClient, signedInClient, rejection, sleep } = require('./helpers/client')
 
@@ -75,8 +77,19 @@ test('a new token is a new generation; signing out empties the cache at once', a
 
 test('the probe outlives its provider object and keeps answering for the same client', async () => {
   const client = await signedInClient(ref.server)
-  const probe = client.mcpProvider(mcpUrl()).generationProbe()
-  if (global.gc) global.gc()
+  let provider = client.mcpProvider(mcpUrl())
+  const probe = provider.generationProbe()
+  const collected = new WeakRef(provider)
+  provider = null
+  // Collect the provider for real: npm test passes no --expose-gc, so gc is taken from V8.
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  // A WeakRef keeps its target alive until the current job ends.
+  for (let round = 0; round < 10 && collected.deref() !== undefined; round += 1) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  assert.equal(collected.deref(), undefined, 'the provider object was collected')
   assert.ok(probe() > 0)
   await client.logout()
   assert.equal(probe(), 0)

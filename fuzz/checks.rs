@@ -10,10 +10,10 @@ use reqwest::cookie::CookieStore;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, DATE, RETRY_AFTER};
 use reqwest::StatusCode;
 use std::time::Duration;
-use symbiote_auth::api::{parse_token_response, Endpoint, Reply};
-use symbiote_auth::cookies::CookieJar;
-use symbiote_auth::jwks::{self, JwksCache};
-use symbiote_auth::jwt::{self, ClaimRules};
+use symbiote_auth::fuzzing::{
+    decode, parse_jwks, parse_token_response, validate_claims, ClaimRules, CookieJar, Endpoint,
+    JwksCache, KeySet, Reply, MAX_TOKEN_BYTES,
+};
 use url::Url;
 
 /// What a target does with one input; it panics when the input reveals a bug.
@@ -60,7 +60,7 @@ fn rules() -> ClaimRules {
     }
 }
 
-fn cache_with(keys: jwks::KeySet) -> JwksCache {
+fn cache_with(keys: KeySet) -> JwksCache {
     let cache = JwksCache::new();
     cache.install(keys);
     cache
@@ -71,16 +71,16 @@ pub fn jwt_decode(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(decoded) = jwt::decode(token) {
+    if let Ok(decoded) = decode(token) {
         assert!(
-            token.len() <= jwt::MAX_TOKEN_BYTES,
+            token.len() <= MAX_TOKEN_BYTES,
             "an oversized token was decoded"
         );
         for now in CLOCKS {
-            let _ = jwt::validate_claims(&decoded.claims, &rules(), *now);
+            let _ = validate_claims(&decoded.claims, &rules(), *now);
         }
     }
-    let cache = cache_with(jwks::parse_jwks(KEYS.as_bytes()).expect("the fixed JWKS parses"));
+    let cache = cache_with(parse_jwks(KEYS.as_bytes()).expect("the fixed JWKS parses"));
     for now in CLOCKS {
         let _ = cache.verify_cached(token, ALGORITHMS, &rules(), *now);
     }
@@ -89,7 +89,7 @@ pub fn jwt_decode(data: &[u8]) {
 /// The JWKS parser, then every fixed token verified with whatever keys it produced: keys
 /// built from hostile components must refuse a signature, never panic.
 pub fn jwks_parse(data: &[u8]) {
-    let Ok(keys) = jwks::parse_jwks(data) else {
+    let Ok(keys) = parse_jwks(data) else {
         return;
     };
     let cache = cache_with(keys);

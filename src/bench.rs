@@ -6,7 +6,6 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::ptr;
 
 /// An empty native call as this addon makes them (`#[napi] fn`): what any call into it costs
 /// at the least. Floor (a) of row 1.
@@ -15,33 +14,16 @@ pub fn bench_noop() {}
 
 /// A plain Node-API function that does nothing (returns `undefined` without even reading its
 /// arguments): the floor under any native call, below what napi-rs generates. `McpAuthProvider
-/// .generationProbe()` is built the same way.
+/// .generationProbe()` is made the same way.
 #[napi(ts_return_type = "() => void")]
 pub fn bench_raw_noop(env: &Env) -> Result<Unknown<'_>> {
     unsafe extern "C" fn call(
         _env: sys::napi_env,
         _info: sys::napi_callback_info,
     ) -> sys::napi_value {
-        ptr::null_mut()
+        std::ptr::null_mut()
     }
-    let name = "benchRawNoop";
-    let mut function = ptr::null_mut();
-    // SAFETY: a function without data; `function` is written on success only.
-    let status = unsafe {
-        sys::napi_create_function(
-            env.raw(),
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(call),
-            ptr::null_mut(),
-            &mut function,
-        )
-    };
-    if status != sys::Status::napi_ok {
-        return Err(Error::from_reason("napi_create_function failed"));
-    }
-    // SAFETY: a live value of this env's current scope.
-    unsafe { Unknown::from_napi_value(env.raw(), function) }
+    crate::binding::plain_function::<()>(env, "benchRawNoop", call, None)
 }
 
 /// An object with an empty method: the floor of a method call on a native object, which is

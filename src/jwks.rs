@@ -11,7 +11,9 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock, so the cooldown follows `tokio::time::pause()` in tests.
+use tokio::time::Instant;
 
 /// RSA moduli below this are refused: 2048 bits is the floor of every current guideline.
 const MIN_RSA_BITS: usize = 2048;
@@ -176,14 +178,6 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
 }
 
 impl KeySet {
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// Keys that may have signed a token with this header. A token without `kid` is accepted
     /// only when exactly one key fits, as jose does: guessing among several is not verification.
     fn candidates(&self, header: &jwt::Header) -> Result<Vec<&PublicKey>> {
@@ -223,7 +217,6 @@ impl KeySet {
 #[derive(Clone, Debug)]
 pub struct Verified {
     pub claims: jwt::Claims,
-    pub alg: Algorithm,
 }
 
 #[derive(Default)]
@@ -248,11 +241,6 @@ impl JwksCache {
     /// Uses keys obtained elsewhere (a stored session) until the next refetch.
     pub fn install(&self, keys: KeySet) {
         *self.current.lock() = Some(Arc::new(keys));
-    }
-
-    pub fn clear(&self) {
-        *self.current.lock() = None;
-        *self.unknown_kid_refetched_at.lock() = None;
     }
 
     /// Fetches the JWKS once for all concurrent callers: whoever waited on the lock while
@@ -311,7 +299,6 @@ impl JwksCache {
         }
         jwt::validate_claims(&decoded.claims, rules, Some(now))?;
         Ok(Verified {
-            alg: decoded.header.alg,
             claims: decoded.claims,
         })
     }
@@ -336,7 +323,6 @@ impl JwksCache {
         }
         jwt::validate_claims(&decoded.claims, rules, now)?;
         Ok(Verified {
-            alg: decoded.header.alg,
             claims: decoded.claims,
         })
     }

@@ -2,9 +2,7 @@
 //! the caller; secrets are `Secret`, which has no way to be formatted into one.
 
 use crate::config::LogLevel;
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use crate::listeners::{Listener, Listeners};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogRecord {
@@ -13,52 +11,39 @@ pub struct LogRecord {
     pub fields: Vec<(String, String)>,
 }
 
-pub type LogSink = Arc<dyn Fn(&LogRecord) + Send + Sync>;
-
 pub struct Logger {
     level: LogLevel,
-    sinks: Mutex<Vec<(u64, LogSink)>>,
-    next_id: AtomicU64,
+    sinks: Listeners<LogRecord>,
 }
 
 impl Logger {
     pub fn new(level: LogLevel) -> Self {
         Logger {
             level,
-            sinks: Mutex::new(Vec::new()),
-            next_id: AtomicU64::new(1),
+            sinks: Listeners::default(),
         }
     }
 
-    pub fn subscribe(&self, sink: LogSink) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.sinks.lock().push((id, sink));
-        id
+    pub fn subscribe(&self, sink: Listener<LogRecord>) -> u64 {
+        self.sinks.subscribe(sink)
     }
 
     pub fn unsubscribe(&self, id: u64) {
-        self.sinks.lock().retain(|(sink_id, _)| *sink_id != id);
+        self.sinks.unsubscribe(id)
     }
 
     pub fn log(&self, level: LogLevel, message: &str, fields: &[(&str, &str)]) {
         if level < self.level {
             return;
         }
-        let sinks: Vec<LogSink> = self.sinks.lock().iter().map(|(_, s)| s.clone()).collect();
-        if sinks.is_empty() {
-            return;
-        }
-        let record = LogRecord {
+        self.sinks.emit_with(|| LogRecord {
             level,
             message: message.to_string(),
             fields: fields
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        };
-        for sink in sinks {
-            sink(&record);
-        }
+        });
     }
 
     pub fn error(&self, message: &str, fields: &[(&str, &str)]) {
@@ -85,6 +70,8 @@ impl Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
+    use std::sync::Arc;
 
     #[test]
     fn records_below_the_level_are_dropped_and_unsubscribe_works() {

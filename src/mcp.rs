@@ -4,53 +4,9 @@
 use crate::config::check_transport;
 use crate::errors::{AuthError, ErrorCode, Result};
 use crate::secret::Secret;
-use crate::session::{AuthCore, FastToken, TokenSnapshot};
+use crate::session::{AuthCore, FastToken, State, TokenSnapshot};
 use std::sync::Arc;
 use url::Url;
-
-fn precise_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// This machine's wall clock in ms, read the cheapest way the OS offers: on Linux
-/// `CLOCK_REALTIME_COARSE`, a few ns from the vDSO instead of ~30 ns for the precise clock
-/// (which would be most of the per-request cost), lagging it by a few scheduler ticks.
-/// `AuthCore::fast_token` trusts it only far from any deadline. Elsewhere: the precise clock.
-pub fn coarse_now_ms() -> i64 {
-    #[cfg(all(
-        any(target_os = "linux", target_os = "android"),
-        target_pointer_width = "64"
-    ))]
-    {
-        use std::os::raw::c_int;
-        /// `struct timespec` of 64-bit Linux: `time_t` and `long` are both 64 bits.
-        #[repr(C)]
-        struct Timespec {
-            tv_sec: i64,
-            tv_nsec: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clock: c_int, tp: *mut Timespec) -> c_int;
-        }
-        const CLOCK_REALTIME_COARSE: c_int = 5;
-        let mut now = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `now` is a valid, writable timespec; the call writes only into it.
-        if unsafe { clock_gettime(CLOCK_REALTIME_COARSE, &mut now) } == 0 {
-            return now.tv_sec * 1000 + now.tv_nsec / 1_000_000;
-        }
-    }
-    precise_now_ms()
-}
-
-/// Whole seconds from now until `expires_at_local_ms` (as `expires_in` counts), never negative.
-pub fn seconds_until(expires_at_local_ms: i64) -> i64 {
-    ((expires_at_local_ms - precise_now_ms()).max(0) + 999) / 1000
-}
 
 /// `OAuthTokens` of the MCP SDK, minus what a JWT session has no use for.
 pub struct BearerTokens {
@@ -73,7 +29,7 @@ pub fn trusted_origin_of(core: &AuthCore, server_url: &str) -> Result<String> {
     })?;
     check_transport(&url, "the MCP server URL")?;
     let origin = url.origin().ascii_serialization();
-    if !core.config.trusted_origins.contains(&origin) {
+    if !core.config().trusted_origins.contains(&origin) {
         return Err(AuthError::new(
             ErrorCode::UntrustedOrigin,
             format!("{origin} is not in trustedOrigins, so it never receives the JWT; add it to trustedOrigins if this MCP server belongs to your API"),
@@ -92,24 +48,16 @@ impl McpAccess {
         &self.origin
     }
 
-    /// The per-request fast path: how `tokens()`/`token()` can answer right now, decided
-    /// without a lock (a lock-free read of the current token's generation and, unless a
-    /// deadline is near, a coarse clock read). `Stale` means: serve it and start `refresh_in_background`, as
-    /// `get_token` does.
-    pub fn fast_token(&self) -> FastToken {
-        self.core.fast_token(coarse_now_ms())
-    }
-
-    /// Generation of the token `tokens()`/`token()` can hand out at once, if any. Inside the
-    /// refresh window this also starts the one background refresh, which needs a tokio
-    /// runtime context: without one the answer is `None`, and the async path does it.
+    /// Generation of the token `tokens()`/`token()` can hand out at once, if any, decided
+    /// without a lock (see `AuthCore::fast_token`). Inside the refresh window this also
+    /// starts the one background refresh, as `get_token` does.
     pub fn ready_generation(&self) -> Option<u64> {
-        match self.fast_token() {
+        match self.core.fast_token() {
             FastToken::Fresh(id) => Some(id),
-            FastToken::Stale(id) => tokio::runtime::Handle::try_current().is_ok().then(|| {
+            FastToken::Stale(id) => {
                 self.core.refresh_in_background();
-                id
-            }),
+                Some(id)
+            }
             FastToken::Unavailable => None,
         }
     }
@@ -118,6 +66,17 @@ impl McpAccess {
     /// caches per generation; `None` when the async path is needed.
     pub fn snapshot(&self) -> Option<TokenSnapshot> {
         self.core.token_snapshot()
+    }
+
+    /// What `tokens()` can answer at once, without waiting; `None` sends the caller down
+    /// the async path.
+    pub fn ready_tokens(&self) -> Option<BearerTokens> {
+        self.ready_generation()?;
+        let snapshot = self.snapshot()?;
+        Some(BearerTokens {
+            access_token: snapshot.raw,
+            expires_in: Some(self.core.seconds_until(snapshot.expires_at_local_ms)),
+        })
     }
 
     /// `None` only when signed out; a dead session is an error the SDK passes on.
@@ -138,7 +97,7 @@ impl McpAccess {
             Ok(token) => Ok(Some(token)),
             Err(err)
                 if err.code == ErrorCode::LoginRequired
-                    && self.core.status().state == crate::session::State::SignedOut =>
+                    && self.core.status().state == State::SignedOut =>
             {
                 Ok(None)
             }
@@ -150,34 +109,26 @@ impl McpAccess {
     /// shared with every other caller that saw the same 401. Never starts an OAuth flow.
     pub fn on_unauthorized(
         &self,
-        rejected: Option<String>,
+        rejected: Option<&str>,
     ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
         let replacement = self.core.replace_rejected_token(rejected);
         async move { replacement.await.map(|_| ()) }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_coarse_clock_lags_far_less_than_the_margin_it_is_trusted_with() {
-        for _ in 0..100_000 {
-            let coarse = coarse_now_ms();
-            let lag = precise_now_ms() - coarse;
-            assert!(lag > -2, "coarse clock ahead by {} ms", -lag);
-            assert!(
-                lag < crate::session::COARSE_CLOCK_MARGIN_MS / 4,
-                "coarse clock behind by {lag} ms"
-            );
+    /// `invalidateCredentials(scope)` of the MCP SDK: `"tokens"` and `"all"` (and no scope)
+    /// replace the token as a 401 does; other scopes (`"client"`, `"verifier"`) name OAuth
+    /// state this provider never holds, so there is nothing to do.
+    pub fn invalidate(
+        &self,
+        scope: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let replacement = matches!(scope, None | Some("tokens") | Some("all"))
+            .then(|| self.on_unauthorized(None));
+        async move {
+            match replacement {
+                Some(replacement) => replacement.await,
+                None => Ok(()),
+            }
         }
-    }
-
-    #[test]
-    fn expires_in_counts_whole_seconds_up() {
-        let now = precise_now_ms();
-        assert_eq!(seconds_until(now - 5_000), 0);
-        assert!((10..=11).contains(&seconds_until(now + 10_500)));
     }
 }

@@ -2,8 +2,10 @@
 //! string (a `Secret`) and handed to a `SessionStore`; stores never see its parts.
 
 use crate::api::User;
+use crate::config::{Config, StorageKind};
 use crate::cookies::StoredCookie;
 use crate::errors::{AuthError, Result};
+use crate::keyring_store::KeyringStore;
 use crate::secret::Secret;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -23,6 +25,26 @@ pub trait SessionStore: Send + Sync {
     /// Checks that the store can be used now, without changing it.
     fn probe(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.load().await.map(|_| ()) })
+    }
+}
+
+/// The store `storage` names: the OS credential store, process memory, or the host's own
+/// backend (`custom`, given when `storage` is an object).
+pub fn open_store(
+    config: &Config,
+    custom: Option<Arc<dyn SessionStore>>,
+) -> Result<Arc<dyn SessionStore>> {
+    match (config.storage, custom) {
+        (StorageKind::Custom, Some(custom)) => Ok(custom),
+        (StorageKind::Custom, None) => Err(AuthError::config(
+            "storage must be \"keyring\", \"memory\" or an object with load, save and clear",
+        )),
+        (StorageKind::Memory, _) => Ok(MemoryStore::new(&config.keyring_service, &config.account)),
+        (StorageKind::Keyring, _) => Ok(KeyringStore::new(
+            &config.keyring_service,
+            &config.account,
+            config.storage_dir.clone(),
+        )?),
     }
 }
 

@@ -1,159 +1,26 @@
-//! The Flask API as the desktop client sees it (FLASK_API.md): CSRF, login, status, token,
-//! refresh, JWKS, logout. Every response is size-limited, time-limited and classified into
-//! the contract's error codes; nothing from a response body is ever copied into a message.
+//! `FlaskApi` over HTTP: every response size-limited, time-limited and classified into the
+//! contract's error codes; nothing from a response body is ever copied into a message.
 
+use super::{
+    parse_token_response, ApiFuture, Endpoint, FlaskApi, Reply, TokenAnswer, User, MAX_BODY_BYTES,
+};
 use crate::config::{check_transport, Config, Endpoints};
-use crate::cookies::CookieJar;
+use crate::cookies::{CookieJar, StoredCookie};
 use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwks::{self, KeySet};
 use crate::secret::Secret;
 use parking_lot::Mutex;
-use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION, RETRY_AFTER,
-};
-use reqwest::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::Method;
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use url::Url;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-/// Larger bodies are refused: every answer of this API is a few KB.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const MAX_REDIRECTS: usize = 5;
 const CSRF_HEADER: &str = "X-CSRF-Token";
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
-}
-
-impl User {
-    /// Reads the Flask shape `{id, email, display_name, roles}`; ids may be numbers.
-    fn from_api(value: &Value) -> Option<User> {
-        let id = match value.get("id")? {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
-        };
-        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
-        Some(User {
-            id,
-            email: text("email")?,
-            display_name: text("display_name").or_else(|| text("displayName")),
-            roles: value.get("roles").and_then(Value::as_array).map(|roles| {
-                roles
-                    .iter()
-                    .filter_map(|r| r.as_str().or_else(|| r.get("name")?.as_str()))
-                    .map(str::to_string)
-                    .collect()
-            }),
-        })
-    }
-}
-
-#[derive(Debug)]
-pub struct IssuedToken {
-    pub access_token: Secret,
-    pub expires_in: Option<u64>,
-}
-
-/// One endpoint, named in error messages and logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    Csrf,
-    Login,
-    Logout,
-    Status,
-    Token,
-    Refresh,
-    Jwks,
-}
-
-impl Endpoint {
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::Csrf => "CSRF endpoint",
-            Endpoint::Login => "login endpoint",
-            Endpoint::Logout => "logout endpoint",
-            Endpoint::Status => "status endpoint",
-            Endpoint::Token => "token endpoint",
-            Endpoint::Refresh => "refresh endpoint",
-            Endpoint::Jwks => "JWKS endpoint",
-        }
-    }
-}
-
-/// A response read in full (within the size limit). Its body is zeroed when dropped: token
-/// and CSRF answers carry secrets.
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: Vec<u8>,
-    /// The server's `Date` header, for clock-skew estimates.
-    pub server_date: Option<SystemTime>,
-    headers: HeaderMap,
-}
-
-impl Reply {
-    /// A complete answer: status, headers and the body read within the size limit.
-    pub fn from_parts(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> Reply {
-        let server_date = headers
-            .get(DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok());
-        Reply {
-            status,
-            body,
-            server_date,
-            headers,
-        }
-    }
-
-    fn json(&self, endpoint: Endpoint) -> Result<Value> {
-        serde_json::from_slice(&self.body).map_err(|_| {
-            let kind = self
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("no content type");
-            AuthError::bad_response(format!(
-                "the {} answered HTTP {} with a body that is not JSON ({kind}); check paths and baseUrl",
-                endpoint.name(),
-                self.status.as_u16()
-            ))
-        })
-    }
-
-    fn mentions_csrf(&self) -> bool {
-        String::from_utf8_lossy(&self.body)
-            .to_ascii_lowercase()
-            .contains("csrf")
-    }
-
-    /// The wait a `Retry-After` header asks for, in either of its forms (seconds or a date).
-    pub fn retry_after(&self) -> Option<Duration> {
-        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-        match value.parse::<u64>() {
-            Ok(seconds) => Some(Duration::from_secs(seconds)),
-            Err(_) => httpdate::parse_http_date(value)
-                .ok()
-                .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default()),
-        }
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        self.body.zeroize();
-    }
-}
 
 #[derive(Serialize)]
 struct LoginRequest<'a> {
@@ -179,54 +46,17 @@ fn login_body(email: &str, password: &Secret, remember: bool) -> Result<reqwest:
     Ok(reqwest::Body::from(bytes::Bytes::from_owner(buffer)))
 }
 
-/// Reads a successful token or refresh answer: `{access_token, token_type?, expires_in?}`.
-/// Pure (no I/O), so it can be fuzzed on its own.
-pub fn parse_token_response(endpoint: Endpoint, reply: &Reply) -> Result<IssuedToken> {
-    let mut body = reply.json(endpoint)?;
-    // Taken, not copied, so the only copy left is the one that zeroizes itself.
-    let access_token = match body.get_mut("access_token").map(Value::take) {
-        Some(Value::String(token)) if !token.is_empty() => Secret::new(token),
-        Some(_) => {
-            return Err(AuthError::bad_response(format!(
-                "the {} answered an access_token that is not a non-empty string",
-                endpoint.name()
-            )))
-        }
-        None => {
-            return Err(AuthError::bad_response(format!(
-                "the {} answered without an access_token",
-                endpoint.name()
-            )))
-        }
-    };
-    if let Some(kind) = body.get("token_type") {
-        if !kind
-            .as_str()
-            .is_some_and(|k| k.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(AuthError::bad_response(format!(
-                "the {} answered a token_type that is not Bearer",
-                endpoint.name()
-            )));
-        }
-    }
-    Ok(IssuedToken {
-        access_token,
-        expires_in: body.get("expires_in").and_then(Value::as_u64),
-    })
-}
-
-pub struct ApiClient {
+pub struct HttpApi {
     http: reqwest::Client,
     endpoints: Endpoints,
     origin: url::Origin,
     timeout: Duration,
-    pub cookies: Arc<CookieJar>,
+    cookies: Arc<CookieJar>,
     csrf_token: Mutex<Option<Secret>>,
 }
 
-impl ApiClient {
-    pub fn new(config: &Config) -> Result<ApiClient> {
+impl HttpApi {
+    pub fn new(config: &Config) -> Result<HttpApi> {
         // reqwest is built without a default TLS provider; installing ours fails harmlessly
         // when the host process already installed one.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -248,7 +78,7 @@ impl ApiClient {
             .user_agent(concat!("symbiote-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|_| AuthError::internal("could not set up the HTTP client (TLS backend)"))?;
-        Ok(ApiClient {
+        Ok(HttpApi {
             http,
             endpoints: config.endpoints.clone(),
             origin,
@@ -428,7 +258,7 @@ impl ApiClient {
         )
     }
 
-    pub async fn fetch_csrf_token(&self) -> Result<()> {
+    async fn fetch_csrf_token(&self) -> Result<()> {
         let Some(url) = &self.endpoints.csrf else {
             return Ok(());
         };
@@ -462,8 +292,8 @@ impl ApiClient {
         Ok(())
     }
 
-    /// `POST paths.login`; the password is only ever in the request body.
-    pub async fn login(
+    /// The password is only ever in the request body.
+    async fn post_login(
         &self,
         email: &str,
         password: &Secret,
@@ -501,8 +331,7 @@ impl ApiClient {
         }
     }
 
-    /// `GET paths.status`: `Ok(None)` when the server does not know the session.
-    pub async fn user_status(&self) -> Result<Option<User>> {
+    async fn get_user_status(&self) -> Result<Option<User>> {
         let reply = self
             .exchange(
                 Endpoint::Status,
@@ -522,8 +351,7 @@ impl ApiClient {
         }
     }
 
-    /// `POST paths.token` with the session cookie.
-    pub async fn issue_token(&self) -> Result<(IssuedToken, Reply)> {
+    async fn post_token(&self) -> Result<TokenAnswer> {
         let reply = self
             .exchange(
                 Endpoint::Token,
@@ -531,7 +359,10 @@ impl ApiClient {
             )
             .await?;
         match reply.status.as_u16() {
-            200..=299 => Ok((parse_token_response(Endpoint::Token, &reply)?, reply)),
+            200..=299 => Ok(TokenAnswer {
+                issued: parse_token_response(Endpoint::Token, &reply)?,
+                server_date: reply.server_date,
+            }),
             400 | 403 if reply.mentions_csrf() => Err(self.csrf_refused(Endpoint::Token)),
             401 | 403 => Err(AuthError::login_required(
                 "the API no longer recognises this session; sign in again",
@@ -540,31 +371,33 @@ impl ApiClient {
         }
     }
 
-    /// `POST paths.refresh` with the current JWT as bearer; `None` when no refresh path is set.
-    pub async fn refresh_token(&self, current: &Secret) -> Option<Result<(IssuedToken, Reply)>> {
-        let url = self.endpoints.refresh.as_ref()?;
+    async fn post_refresh(&self, current: &Secret) -> Result<Option<TokenAnswer>> {
+        let Some(url) = self.endpoints.refresh.as_ref() else {
+            return Ok(None);
+        };
         let mut bearer = match HeaderValue::from_str(&format!("Bearer {}", current.expose())) {
             Ok(value) => value,
             Err(_) => {
-                return Some(Err(AuthError::token_invalid(
+                return Err(AuthError::token_invalid(
                     "the current JWT is not a valid header value",
-                )))
+                ))
             }
         };
         bearer.set_sensitive(true);
         let request = self
             .post_json(url, b"{}".to_vec())
             .header(AUTHORIZATION, bearer);
-        Some(match self.exchange(Endpoint::Refresh, request).await {
-            Ok(reply) if reply.status.is_success() => {
-                parse_token_response(Endpoint::Refresh, &reply).map(|issued| (issued, reply))
-            }
-            Ok(reply) => Err(self.unexpected_status(Endpoint::Refresh, &reply)),
-            Err(err) => Err(err),
-        })
+        let reply = self.exchange(Endpoint::Refresh, request).await?;
+        if !reply.status.is_success() {
+            return Err(self.unexpected_status(Endpoint::Refresh, &reply));
+        }
+        Ok(Some(TokenAnswer {
+            issued: parse_token_response(Endpoint::Refresh, &reply)?,
+            server_date: reply.server_date,
+        }))
     }
 
-    pub async fn fetch_jwks(&self) -> Result<KeySet> {
+    async fn get_jwks(&self) -> Result<KeySet> {
         let reply = self
             .exchange(
                 Endpoint::Jwks,
@@ -577,8 +410,7 @@ impl ApiClient {
         jwks::parse_jwks(&reply.body)
     }
 
-    /// `POST paths.logout`, best effort: the outcome is returned for logging only.
-    pub async fn logout(&self) -> Result<()> {
+    async fn post_logout(&self) -> Result<()> {
         let reply = self
             .exchange(
                 Endpoint::Logout,
@@ -591,8 +423,52 @@ impl ApiClient {
             Err(self.unexpected_status(Endpoint::Logout, &reply))
         }
     }
+}
 
-    pub fn forget_csrf_token(&self) {
+impl FlaskApi for HttpApi {
+    fn login<'a>(
+        &'a self,
+        email: &'a str,
+        password: &'a Secret,
+        remember: bool,
+    ) -> ApiFuture<'a, Option<User>> {
+        Box::pin(self.post_login(email, password, remember))
+    }
+
+    fn user_status(&self) -> ApiFuture<'_, Option<User>> {
+        Box::pin(self.get_user_status())
+    }
+
+    fn issue_token(&self) -> ApiFuture<'_, TokenAnswer> {
+        Box::pin(self.post_token())
+    }
+
+    fn refresh_token<'a>(&'a self, current: &'a Secret) -> ApiFuture<'a, Option<TokenAnswer>> {
+        Box::pin(self.post_refresh(current))
+    }
+
+    fn fetch_jwks(&self) -> ApiFuture<'_, KeySet> {
+        Box::pin(self.get_jwks())
+    }
+
+    fn logout(&self) -> ApiFuture<'_, ()> {
+        Box::pin(self.post_logout())
+    }
+
+    fn session_cookies(&self) -> Vec<StoredCookie> {
+        self.cookies.snapshot()
+    }
+
+    fn resume_session(&self, cookies: Vec<StoredCookie>) {
+        self.cookies.replace(cookies);
+    }
+
+    fn has_session(&self) -> bool {
+        !self.cookies.is_empty()
+    }
+
+    fn forget_session(&self) {
+        self.cookies.clear();
         *self.csrf_token.lock() = None;
     }
 }
@@ -600,64 +476,6 @@ impl ApiClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reply(headers: &[(&str, &str)], body: &str) -> Reply {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        Reply::from_parts(StatusCode::OK, map, body.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn token_answers_are_read_strictly_and_never_shown() {
-        let issued = parse_token_response(
-            Endpoint::Token,
-            &reply(
-                &[],
-                r#"{"access_token": "eyJ.a.b", "token_type": "bearer", "expires_in": 900}"#,
-            ),
-        )
-        .unwrap();
-        assert_eq!(
-            (issued.access_token.expose(), issued.expires_in),
-            ("eyJ.a.b", Some(900))
-        );
-        assert!(!format!("{issued:?}").contains("eyJ"));
-        for body in [
-            r#"{"token_type": "Bearer"}"#,
-            r#"{"access_token": 42}"#,
-            r#"{"access_token": ""}"#,
-            r#"{"access_token": "eyJ.a.b", "token_type": "MAC"}"#,
-            "access_token=eyJ.a.b",
-        ] {
-            let err = parse_token_response(Endpoint::Token, &reply(&[], body)).unwrap_err();
-            assert_eq!(err.code, ErrorCode::BadResponse, "{body}");
-            assert!(!err.message.contains("eyJ"), "{body}: {err}");
-        }
-    }
-
-    #[test]
-    fn retry_after_is_read_in_both_forms() {
-        assert_eq!(
-            reply(&[("retry-after", "7")], "").retry_after(),
-            Some(Duration::from_secs(7))
-        );
-        let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
-        let wait = reply(&[("retry-after", &in_a_minute)], "")
-            .retry_after()
-            .unwrap();
-        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60));
-        let past = "Thu, 01 Jan 1970 00:00:00 GMT";
-        assert_eq!(
-            reply(&[("retry-after", past)], "").retry_after(),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(reply(&[("retry-after", "soon")], "").retry_after(), None);
-    }
 
     #[test]
     fn the_login_body_is_the_contract_json_whatever_the_password() {

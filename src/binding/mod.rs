@@ -1,22 +1,28 @@
 //! The JavaScript surface (CONTRACT.md): converts options, results, errors and callbacks
 //! between JS and the core, and nothing else.
 
-use crate::config::{check_transport, Config, ConfigInput, PathsInput, StorageKind};
+mod mcp;
+mod raw_function;
+
+pub use mcp::McpAuthProvider;
+#[cfg(feature = "bench")]
+pub(crate) use raw_function::plain_function;
+
+use crate::config::{check_transport, Config, ConfigInput, PathsInput};
 use crate::errors::{catch_panic, catch_panic_async, AuthError};
 use crate::js_guard::quiet;
 use crate::js_storage::JsStore;
-use crate::keyring_store::KeyringStore;
 use crate::mcp::McpAccess;
 use crate::secret::Secret;
-use crate::session::{AuthCore, AuthStatus, FastToken};
-use crate::storage::{MemoryStore, SessionStore};
+use crate::session::{AuthCore, AuthStatus};
+use crate::storage::{open_store, SessionStore};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use std::sync::Arc;
 
 /// Turns a core error into a JS `Error` with the contract's stable `code`.
-fn js_error(env: &Env, err: AuthError) -> Error {
+pub(crate) fn js_error(env: &Env, err: AuthError) -> Error {
     let build = || -> Result<Error> {
         let mut error = env.create_error(Error::from_reason(err.message.clone()))?;
         error.set_named_property("code", err.code.as_str())?;
@@ -27,13 +33,13 @@ fn js_error(env: &Env, err: AuthError) -> Error {
 
 /// Runs a synchronous entry point; a panic in it becomes an `E_INTERNAL` error for JS
 /// instead of unwinding into Node, which would abort the app.
-fn guarded<T>(env: &Env, entry: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn guarded<T>(env: &Env, entry: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_panic(entry).unwrap_or_else(|err| Err(js_error(env, err)))
 }
 
 /// Runs a core future on the addon's runtime and settles a promise with its outcome; a
 /// panic in the future or in `convert` rejects it with `E_INTERNAL`.
-fn settle<'env, T, V, F>(
+pub(crate) fn settle<'env, T, V, F>(
     env: &'env Env,
     work: F,
     convert: impl 'static + FnOnce(T) -> V,
@@ -209,16 +215,6 @@ pub struct JsLogRecord {
     pub fields: Option<std::collections::HashMap<String, String>>,
 }
 
-#[napi(object, js_name = "OAuthTokens")]
-pub struct JsOAuthTokens {
-    #[napi(js_name = "access_token")]
-    pub access_token: String,
-    #[napi(js_name = "token_type", ts_type = "'Bearer'")]
-    pub token_type: String,
-    #[napi(js_name = "expires_in")]
-    pub expires_in: Option<f64>,
-}
-
 /// A host listener as a Rust closure that delivers values to it without blocking: it can
 /// never throw into the runtime (`quiet`) nor keep the Node process alive (weak).
 fn js_listener<T: 'static + JsValuesTupleIntoVec>(
@@ -255,23 +251,6 @@ pub struct AuthClient {
     core: Arc<AuthCore>,
 }
 
-fn build_store(
-    env: &Env,
-    config: &Config,
-    backend: Option<Object>,
-) -> Result<Arc<dyn SessionStore>> {
-    Ok(match (config.storage, backend) {
-        (StorageKind::Custom, Some(backend)) => JsStore::new(env, backend)?,
-        (StorageKind::Memory, _) => MemoryStore::new(&config.keyring_service, &config.account),
-        _ => KeyringStore::new(
-            &config.keyring_service,
-            &config.account,
-            config.storage_dir.clone(),
-        )
-        .map_err(|err| js_error(env, err))?,
-    })
-}
-
 #[napi]
 impl AuthClient {
     /// Validates the options; never does I/O.
@@ -283,8 +262,13 @@ impl AuthClient {
                 _ => None,
             };
             let config = Config::from_input(options.into()).map_err(|err| js_error(&env, err))?;
-            let store = build_store(&env, &config, backend)?;
-            let core = AuthCore::new(config, store).map_err(|err| js_error(&env, err))?;
+            let custom: Option<Arc<dyn SessionStore>> = match backend {
+                Some(backend) => Some(JsStore::new(&env, backend)?),
+                None => None,
+            };
+            let store = open_store(&config, custom).map_err(|err| js_error(&env, err))?;
+            let runtime = within_runtime_if_available(tokio::runtime::Handle::current);
+            let core = AuthCore::new(config, store, runtime).map_err(|err| js_error(&env, err))?;
             Ok(AuthClient { core })
         })
     }
@@ -393,7 +377,7 @@ impl AuthClient {
                     deliver(JsAuthStatus::from(status.clone()))
                 }));
             let core = self.core.clone();
-            unsubscriber(env, move || core.remove_status_watcher(id))
+            unsubscriber(env, move || core.remove_status_listener(id))
         })
     }
 
@@ -409,18 +393,18 @@ impl AuthClient {
     ) -> Result<Function<'env, (), ()>> {
         guarded(env, || {
             let deliver = js_listener(env, callback)?;
-            let id = self
-                .core
-                .logger
-                .subscribe(Arc::new(move |record: &crate::log::LogRecord| {
-                    deliver(JsLogRecord {
-                        level: record.level.as_str().to_string(),
-                        message: record.message.clone(),
-                        fields: (!record.fields.is_empty())
-                            .then(|| record.fields.iter().cloned().collect()),
-                    })
-                }));
-            let logger = self.core.logger.clone();
+            let id =
+                self.core
+                    .logger()
+                    .subscribe(Arc::new(move |record: &crate::log::LogRecord| {
+                        deliver(JsLogRecord {
+                            level: record.level.as_str().to_string(),
+                            message: record.message.clone(),
+                            fields: (!record.fields.is_empty())
+                                .then(|| record.fields.iter().cloned().collect()),
+                        })
+                    }));
+            let logger = self.core.logger().clone();
             unsubscriber(env, move || logger.unsubscribe(id))
         })
     }
@@ -428,9 +412,8 @@ impl AuthClient {
     /// The app forwards Electron `powerMonitor` resume / unlock-screen: re-check expiry now.
     #[napi]
     pub fn notify_resume(&self, env: Env) -> Result<()> {
-        let core = self.core.clone();
         guarded(&env, || {
-            napi::bindgen_prelude::within_runtime_if_available(move || core.notify_resume());
+            self.core.notify_resume();
             Ok(())
         })
     }
@@ -451,9 +434,7 @@ impl AuthClient {
         guarded(&env, || {
             let access = McpAccess::new(self.core.clone(), &server_url)
                 .map_err(|err| js_error(&env, err))?;
-            Ok(McpAuthProvider {
-                access: Arc::new(access),
-            })
+            Ok(McpAuthProvider::new(access))
         })
     }
 
@@ -471,239 +452,5 @@ impl AuthClient {
         guarded(&env, || {
             Ok(url::Url::parse(&url).is_ok_and(|url| check_transport(&url, "url").is_ok()))
         })
-    }
-}
-
-/// The MCP SDKs' contract says `undefined` where napi would give `null` for `None`.
-fn or_undefined<T>(value: Option<T>) -> Either<T, Undefined> {
-    match value {
-        Some(value) => Either::A(value),
-        None => Either::B(()),
-    }
-}
-
-/// What `McpAuthProvider.tokenSnapshot()` returns: the token of one generation.
-#[napi(object, js_name = "TokenSnapshot")]
-pub struct JsTokenSnapshot {
-    /// What `generationProbe()` answers while this token is current.
-    pub generation: f64,
-    pub access_token: String,
-    /// ms since the epoch on this machine's clock (as `AuthStatus.expiresAt`).
-    pub expires_at: f64,
-}
-
-#[napi]
-pub struct McpAuthProvider {
-    access: Arc<McpAccess>,
-}
-
-#[napi]
-impl McpAuthProvider {
-    /// The origin this provider hands tokens to.
-    #[napi(getter)]
-    pub fn origin(&self) -> String {
-        self.access.origin().to_string()
-    }
-
-    /// A plain function answering, at the cost of one plain native call, the generation of
-    /// the token `tokens()` / `token()` would hand out right now without waiting (a
-    /// positive integer, new for every token), or `0` when they would have to refresh first
-    /// or there is no session. Lock-free; inside the refresh window it starts the one
-    /// background refresh, as `tokens()` does. `symbiote-auth/mcp` calls it before every
-    /// request and keeps one resolved promise per generation. (A function rather than a
-    /// method because a method call on a native object costs several times more: the
-    /// receiver is unwrapped and its class checked on every call.)
-    #[napi(ts_return_type = "() => number")]
-    pub fn generation_probe<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-        generation_probe::create(env, self.access.clone())
-    }
-
-    /// The token of the current generation, for caching per generation; `undefined` when
-    /// `tokens()` would have to wait (refresh first) or there is no session. No network.
-    #[napi(ts_return_type = "TokenSnapshot | undefined")]
-    pub fn token_snapshot(&self) -> Either<JsTokenSnapshot, Undefined> {
-        or_undefined(self.access.snapshot().map(|snapshot| JsTokenSnapshot {
-            generation: snapshot.id as f64,
-            access_token: snapshot.raw.expose().to_string(),
-            expires_at: snapshot.expires_at_local_ms as f64,
-        }))
-    }
-
-    /// The token that can be handed out at once, with its expiry, if any.
-    fn ready_snapshot(&self) -> Option<crate::session::TokenSnapshot> {
-        ready_generation(&self.access)?;
-        self.access.snapshot()
-    }
-
-    /// `OAuthClientProvider.tokens()` of the MCP SDK; `undefined` only when signed out.
-    /// With a usable token the promise is resolved at once, without a trip through the
-    /// runtime; otherwise it settles after the (shared) refresh.
-    #[napi(ts_return_type = "Promise<OAuthTokens | undefined>")]
-    pub fn tokens<'env>(
-        &self,
-        env: &'env Env,
-    ) -> Result<PromiseRaw<'env, Either<JsOAuthTokens, Undefined>>> {
-        if let Some(snapshot) = self.ready_snapshot() {
-            return PromiseRaw::resolve(
-                env,
-                Either::A(JsOAuthTokens {
-                    access_token: snapshot.raw.expose().to_string(),
-                    token_type: "Bearer".to_string(),
-                    expires_in: Some(crate::mcp::seconds_until(snapshot.expires_at_local_ms) as f64),
-                }),
-            );
-        }
-        let access = self.access.clone();
-        settle(env, async move { access.tokens().await }, |tokens| {
-            or_undefined(tokens.map(|t| JsOAuthTokens {
-                access_token: t.access_token.expose().to_string(),
-                token_type: "Bearer".to_string(),
-                expires_in: t.expires_in.map(|s| s as f64),
-            }))
-        })
-    }
-
-    /// `AuthProvider.token()` of `@modelcontextprotocol/client` 2.x.
-    #[napi(ts_return_type = "Promise<string | undefined>")]
-    pub fn token<'env>(
-        &self,
-        env: &'env Env,
-    ) -> Result<PromiseRaw<'env, Either<String, Undefined>>> {
-        if let Some(snapshot) = self.ready_snapshot() {
-            return PromiseRaw::resolve(env, Either::A(snapshot.raw.expose().to_string()));
-        }
-        let access = self.access.clone();
-        settle(env, async move { access.token().await }, |token| {
-            or_undefined(token.map(|t| t.expose().to_string()))
-        })
-    }
-
-    /// The server said 401: drop this JWT and refresh once (shared); never an OAuth flow.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn on_unauthorized<'env>(
-        &self,
-        env: &'env Env,
-        rejected_token: Option<String>,
-    ) -> Result<PromiseRaw<'env, ()>> {
-        settle(env, self.access.on_unauthorized(rejected_token), |()| ())
-    }
-
-    /// `"tokens"` / `"all"`: as `onUnauthorized`; other scopes hold nothing to invalidate.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn invalidate_credentials<'env>(
-        &self,
-        env: &'env Env,
-        scope: Option<String>,
-    ) -> Result<PromiseRaw<'env, ()>> {
-        let replacement = matches!(scope.as_deref(), None | Some("tokens") | Some("all"))
-            .then(|| self.access.on_unauthorized(None));
-        settle(
-            env,
-            async move {
-                match replacement {
-                    Some(replacement) => replacement.await,
-                    None => Ok(()),
-                }
-            },
-            |()| (),
-        )
-    }
-}
-
-/// Generation of the token that can be handed out at once, if any; inside the refresh window
-/// this starts the background refresh (entering the runtime only then). `None` sends the
-/// caller down the async path.
-fn ready_generation(access: &McpAccess) -> Option<u64> {
-    match access.fast_token() {
-        FastToken::Fresh(id) => Some(id),
-        FastToken::Stale(_) => {
-            napi::bindgen_prelude::within_runtime_if_available(|| access.ready_generation())
-        }
-        FastToken::Unavailable => None,
-    }
-}
-
-/// `McpAuthProvider.generationProbe()`: a JS function made with plain Node-API, whose data is
-/// the provider's `McpAccess` (one strong reference, released when the function is
-/// collected). Calling it costs what any plain native call costs plus the lock-free check.
-mod generation_probe {
-    use super::{ready_generation, McpAccess};
-    use napi::bindgen_prelude::*;
-    use std::ffi::c_void;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::ptr;
-    use std::sync::Arc;
-
-    pub fn create<'env>(env: &'env Env, access: Arc<McpAccess>) -> Result<Unknown<'env>> {
-        let data = Arc::into_raw(access) as *mut c_void;
-        let name = "generationProbe";
-        let mut function = ptr::null_mut();
-        // SAFETY: `data` stays valid until `release` runs: it owns one strong count.
-        let created = unsafe {
-            sys::napi_create_function(
-                env.raw(),
-                name.as_ptr().cast(),
-                name.len() as isize,
-                Some(call),
-                data,
-                &mut function,
-            )
-        };
-        let finalized = created == sys::Status::napi_ok
-            && unsafe {
-                sys::napi_add_finalizer(
-                    env.raw(),
-                    function,
-                    data,
-                    Some(release),
-                    ptr::null_mut(),
-                    ptr::null_mut(),
-                )
-            } == sys::Status::napi_ok;
-        if !finalized {
-            // SAFETY: no finalizer owns `data`, so this is its only release.
-            drop(unsafe { Arc::from_raw(data as *const McpAccess) });
-            return Err(Error::from_reason("could not create the generation probe"));
-        }
-        // SAFETY: `function` is a live value of this env's current scope.
-        unsafe { Unknown::from_napi_value(env.raw(), function) }
-    }
-
-    unsafe extern "C" fn call(
-        env: sys::napi_env,
-        info: sys::napi_callback_info,
-    ) -> sys::napi_value {
-        let mut data = ptr::null_mut();
-        let mut argc = 0;
-        // SAFETY: asks for no arguments, only the data pointer given at creation.
-        let status = unsafe {
-            sys::napi_get_cb_info(
-                env,
-                info,
-                &mut argc,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                &mut data,
-            )
-        };
-        let generation = if status == sys::Status::napi_ok && !data.is_null() {
-            // SAFETY: `data` is the `Arc<McpAccess>` of `create`, alive while the function is.
-            let access = unsafe { &*(data as *const McpAccess) };
-            catch_unwind(AssertUnwindSafe(|| ready_generation(access)))
-                .ok()
-                .flatten()
-                .map_or(0.0, |id| id as f64)
-        } else {
-            0.0
-        };
-        let mut result = ptr::null_mut();
-        // SAFETY: a number in the current scope; on failure `result` stays null (undefined).
-        unsafe { sys::napi_create_double(env, generation, &mut result) };
-        result
-    }
-
-    unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-        // SAFETY: the strong count `create` leaked into `data`, released once, here.
-        drop(unsafe { Arc::from_raw(data as *const McpAccess) });
     }
 }

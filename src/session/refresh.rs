@@ -1,0 +1,380 @@
+//! One refresh at a time, shared by every caller, and the backoff after failures: one
+//! record under one lock. Whoever needs a new token (a caller, the scheduler, a 401 from an
+//! MCP server, the background refresh of the refresh window) joins the flight in progress,
+//! takes the outcome of one that finished since it decided it needs one, gets the last
+//! error while a failed refresh backs off, or leads a new flight.
+
+use super::state::RefreshCommit;
+use super::token_cache::CurrentToken;
+use super::AuthCore;
+use crate::api::TokenAnswer;
+use crate::errors::{catch_panic_async, AuthError, ErrorCode, Result};
+use crate::secret::Secret;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub type Outcome = Result<Secret>;
+type Pending = watch::Receiver<Option<Outcome>>;
+
+/// A caller's place in line: how many flights had finished when it decided it needs a new
+/// token. Taken when the caller asks, not when its future first runs, so a burst of calls
+/// shares one refresh however the runtime schedules them.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket(u64);
+
+/// The right and the duty to run a flight: pass it to `finish`.
+pub struct Lead(watch::Sender<Option<Outcome>>);
+
+pub enum Joined {
+    /// The outcome is known already.
+    Settled(Outcome),
+    /// A flight is in progress: `outcome` waits for it.
+    Waiting(Pending),
+    /// Run the refresh now, then `finish` with its outcome; `Pending` is its outcome.
+    Leading(Lead, Pending),
+}
+
+#[derive(Default)]
+struct Record {
+    finished: u64,
+    running: Option<Pending>,
+    /// The outcome of flight number `finished`.
+    last: Option<Outcome>,
+    consecutive_failures: u32,
+    /// While a failed refresh backs off, no flight starts before this.
+    retry_at: Option<Instant>,
+    last_success_at: Option<Instant>,
+}
+
+pub struct RefreshFlight {
+    record: Mutex<Record>,
+    retry_min: Duration,
+    retry_max: Duration,
+}
+
+/// What a caller of `get_token`/`refresh_token` waits for.
+pub enum TokenWait {
+    Ready(Outcome),
+    Flight(Pending),
+}
+
+impl TokenWait {
+    pub async fn outcome(self) -> Outcome {
+        match self {
+            TokenWait::Ready(outcome) => outcome,
+            TokenWait::Flight(pending) => outcome(pending).await,
+        }
+    }
+}
+
+/// Waits for the outcome of a flight; a flight whose task died says so.
+pub async fn outcome(mut pending: Pending) -> Outcome {
+    match pending.wait_for(Option::is_some).await {
+        Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(lost())),
+        Err(_) => Err(lost()),
+    }
+}
+
+fn lost() -> AuthError {
+    AuthError::internal("the token refresh stopped unexpectedly (a bug); try again")
+}
+
+impl RefreshFlight {
+    pub fn new(retry_min: Duration, retry_max: Duration) -> RefreshFlight {
+        RefreshFlight {
+            record: Mutex::new(Record::default()),
+            retry_min,
+            retry_max,
+        }
+    }
+
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.record.lock().finished)
+    }
+
+    pub fn join(&self, ticket: Ticket) -> Joined {
+        let mut record = self.record.lock();
+        if let Some(pending) = &record.running {
+            // A lead dropped without `finish` (its task was cancelled) leaves no flight.
+            if pending.has_changed().is_ok() {
+                return Joined::Waiting(pending.clone());
+            }
+            record.running = None;
+        }
+        if let Some(last) = &record.last {
+            if record.finished > ticket.0 {
+                return Joined::Settled(last.clone());
+            }
+            // While a failed refresh backs off, callers get its error without a request, so
+            // a fleet of clients does not stampede a recovering API.
+            if let Err(err) = last {
+                if record.retry_at.is_some_and(|at| Instant::now() < at) {
+                    return Joined::Settled(Err(err.clone()));
+                }
+            }
+        }
+        let (sender, pending) = watch::channel(None);
+        record.running = Some(pending.clone());
+        Joined::Leading(Lead(sender), pending)
+    }
+
+    /// Records the outcome of the flight `lead` ran and hands it to everyone waiting.
+    /// Returns the backoff delay when it failed.
+    pub fn finish(&self, lead: Lead, outcome: Outcome) -> Option<Duration> {
+        let delay = {
+            let mut record = self.record.lock();
+            record.finished += 1;
+            record.running = None;
+            let now = Instant::now();
+            let delay = match &outcome {
+                Err(err) if err.code != ErrorCode::LoginRequired => {
+                    record.consecutive_failures = record.consecutive_failures.saturating_add(1);
+                    // A wait the API asked for (Retry-After) is honoured, up to the maximum.
+                    let asked = err.retry_after.unwrap_or_default().min(self.retry_max);
+                    let delay = self.backoff(record.consecutive_failures).max(asked);
+                    record.retry_at = Some(now + delay);
+                    Some(delay)
+                }
+                _ => {
+                    record.consecutive_failures = 0;
+                    record.retry_at = None;
+                    None
+                }
+            };
+            if outcome.is_ok() {
+                record.last_success_at = Some(now);
+            }
+            record.last = Some(outcome.clone());
+            delay
+        };
+        lead.0.send_replace(Some(outcome));
+        delay
+    }
+
+    /// How long from `now` until the scheduler may start a flight: after the backoff of a
+    /// failure, and at least `min_interval` after the last success.
+    pub fn pause_before_next(&self, now: Instant, min_interval: Duration) -> Duration {
+        let record = self.record.lock();
+        let until_retry = record
+            .retry_at
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+        let until_floor = record.last_success_at.map_or(Duration::ZERO, |at| {
+            (at + min_interval).saturating_duration_since(now)
+        });
+        until_retry.max(until_floor)
+    }
+
+    /// Exponential backoff with jitter: the n-th failure in a row waits a random time in
+    /// `[d/2, d]` where `d = min(max, min * 2^(n-1))`.
+    fn backoff(&self, failures: u32) -> Duration {
+        let ceiling = self
+            .retry_min
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(self.retry_max);
+        ceiling.mul_f64(rand::random_range(0.5..=1.0))
+    }
+}
+
+// ----- running a flight -------------------------------------------------------------
+
+impl AuthCore {
+    /// Joins or leads the flight for a caller holding `ticket`. The place in line is taken
+    /// now, and a flight this starts runs as a task of its own, so it completes (and stores
+    /// its token) whatever becomes of the caller.
+    pub(super) fn refresh_after(self: &Arc<Self>, ticket: Ticket) -> TokenWait {
+        match self.flight.join(ticket) {
+            Joined::Settled(outcome) => TokenWait::Ready(outcome),
+            Joined::Waiting(pending) => TokenWait::Flight(pending),
+            Joined::Leading(lead, pending) => {
+                let core = self.clone();
+                self.runtime.spawn(async move {
+                    let work = core.clone();
+                    let outcome = catch_panic_async(async move { work.run_refresh().await }).await;
+                    if let Some(delay) = core.flight.finish(lead, outcome) {
+                        core.logger.debug(
+                            "next refresh attempt after a backoff",
+                            &[("delayMs", &delay.as_millis().to_string())],
+                        );
+                    }
+                    core.scheduler.wake();
+                });
+                TokenWait::Flight(pending)
+            }
+        }
+    }
+
+    /// Starts one refresh unless one runs (or backs off) already; callers keep the current
+    /// token meanwhile.
+    pub fn refresh_in_background(self: &Arc<Self>) {
+        drop(self.refresh_after(self.flight.ticket()));
+    }
+
+    /// One refresh: obtain and verify a token, commit it to the session it was asked for,
+    /// store it. The outcome is handed to the flight's callers after the store has it.
+    async fn run_refresh(self: &Arc<Self>) -> Outcome {
+        let (generation, current) = self.change(|state| state.begin_refresh())?;
+        self.logger.debug("refreshing the JWT", &[]);
+        let obtained = self.obtain_token(current.as_ref()).await;
+        match self.change(|state| state.finish_refresh(generation, &obtained)) {
+            RefreshCommit::Replaced => {
+                self.logger.info("JWT refreshed", &[]);
+                let lane = self.persist.enter().await;
+                if let Err(err) = self.save_in_lane(&lane, generation).await {
+                    self.logger.error(
+                        "could not store the refreshed session; it continues in memory",
+                        &[("code", err.code.as_str())],
+                    );
+                }
+            }
+            RefreshCommit::Failed => {
+                if let Err(err) = &obtained {
+                    self.logger.warn(
+                        "JWT refresh failed; the current token is kept while it is valid",
+                        &[("code", err.code.as_str())],
+                    );
+                }
+            }
+            RefreshCommit::SessionEnded => {
+                self.logger
+                    .warn("the API ended the session; sign-in required", &[]);
+                let lane = self.persist.enter().await;
+                if self.generation() == generation {
+                    self.api.forget_session();
+                    self.persist
+                        .clear_quietly(&lane, &self.logger, "could not clear the stored session")
+                        .await;
+                }
+            }
+            RefreshCommit::Stale => {
+                // Overtaken by a logout: cookies its answer brought after logout cleared the
+                // jar are no session's, unless a sign-in took over since (then they are its).
+                let _lane = self.persist.enter().await;
+                if self.state.lock().signed_out_right_after(generation) {
+                    self.api.forget_session();
+                }
+                return Err(AuthError::login_required(
+                    "signed out while the token was being refreshed",
+                ));
+            }
+        }
+        obtained.map(|token| token.raw.clone())
+    }
+
+    /// The refresh endpoint with the current token, and on any failure the token endpoint.
+    async fn obtain_token(&self, current: Option<&Arc<CurrentToken>>) -> Result<Arc<CurrentToken>> {
+        if let Some(current) = current {
+            let refreshed = match self.api.refresh_token(&current.raw).await {
+                Ok(Some(answer)) => Some(self.verify_answer(answer).await),
+                Ok(None) => None,
+                Err(err) => Some(Err(err)),
+            };
+            match refreshed {
+                Some(Ok(token)) => return Ok(token),
+                Some(Err(err)) => self.logger.debug(
+                    "refresh endpoint failed; falling back to the token endpoint",
+                    &[("code", err.code.as_str())],
+                ),
+                None => {}
+            }
+        }
+        let answer = self.api.issue_token().await?;
+        self.verify_answer(answer).await
+    }
+
+    /// Learns the API's clock from the answer, then verifies its token.
+    pub(super) async fn verify_answer(&self, answer: TokenAnswer) -> Result<Arc<CurrentToken>> {
+        if let Some(offset) = self.clock.observe(answer.server_date) {
+            self.logger.info(
+                "the API's clock differs from this machine's; expiry decisions use the API's clock",
+                &[("offsetMs", &offset.to_string())],
+            );
+        }
+        self.verifier
+            .verify_issued(answer, &self.clock, self.api.as_ref())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flight() -> RefreshFlight {
+        RefreshFlight::new(Duration::from_millis(100), Duration::from_millis(400))
+    }
+
+    fn lead(joined: Joined) -> (Lead, Pending) {
+        match joined {
+            Joined::Leading(lead, pending) => (lead, pending),
+            _ => panic!("expected to lead a flight"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_join_the_flight_in_progress_and_take_a_finished_one() {
+        let flight = flight();
+        let early = flight.ticket();
+        let (first, pending) = lead(flight.join(early));
+        assert!(matches!(flight.join(early), Joined::Waiting(_)));
+        flight.finish(first, Ok(Secret::new("new")));
+        assert_eq!(outcome(pending).await.unwrap().expose(), "new");
+        match flight.join(early) {
+            Joined::Settled(Ok(token)) => assert_eq!(token.expose(), "new"),
+            _ => panic!("a flight finished since the ticket: its outcome is the answer"),
+        }
+        assert!(matches!(flight.join(flight.ticket()), Joined::Leading(..)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_back_off_exponentially_up_to_the_cap_and_honour_retry_after() {
+        let flight = flight();
+        let down = || AuthError::new(ErrorCode::Network, "down");
+        let mut ceilings = Vec::new();
+        for _ in 0..5 {
+            let (lead_it, _) = lead(flight.join(flight.ticket()));
+            let delay = flight.finish(lead_it, Err(down())).unwrap();
+            ceilings.push(delay);
+            match flight.join(flight.ticket()) {
+                Joined::Settled(Err(err)) => assert_eq!(err.code, ErrorCode::Network),
+                _ => panic!("backing off: the last error, no flight"),
+            }
+            tokio::time::advance(delay).await;
+        }
+        for (n, delay) in ceilings.iter().enumerate() {
+            let ceiling = Duration::from_millis((100u64 << n).min(400));
+            assert!(*delay >= ceiling / 2 && *delay <= ceiling, "{n}: {delay:?}");
+        }
+        let (lead_it, _) = lead(flight.join(flight.ticket()));
+        let asked = down().with_retry_after(Some(Duration::from_secs(3)));
+        assert_eq!(
+            flight.finish(lead_it, Err(asked)),
+            Some(Duration::from_millis(400)),
+            "Retry-After is honoured up to the maximum"
+        );
+        tokio::time::advance(Duration::from_millis(400)).await;
+        let (lead_it, _) = lead(flight.join(flight.ticket()));
+        assert_eq!(flight.finish(lead_it, Ok(Secret::new("back"))), None);
+        assert_eq!(
+            flight.pause_before_next(Instant::now(), Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flight_that_dies_is_an_internal_error_not_a_hang() {
+        let flight = flight();
+        let (lead_it, pending) = lead(flight.join(flight.ticket()));
+        drop(lead_it);
+        assert_eq!(
+            outcome(pending).await.unwrap_err().code,
+            ErrorCode::Internal
+        );
+        assert!(
+            matches!(flight.join(flight.ticket()), Joined::Leading(..)),
+            "the next caller leads a new flight"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! Login, logout and restore. Each holds the storage lane (`persist.rs`) for its whole
+//! course, so they take effect one at a time in the order they were called, and none of
+//! them interleaves with a refresh's save. Logout wins: it signs out in memory at once
+//! (a login it overtakes is abandoned), then waits its turn for the effects.
+
+use super::persist::InLane;
+use super::state::{Generation, Usable};
+use super::token_cache::CurrentToken;
+use super::AuthCore;
+use crate::api::User;
+use crate::errors::{AuthError, ErrorCode, Result};
+use crate::jwt::Claims;
+use crate::secret::Secret;
+use crate::session::AuthStatus;
+use crate::storage::SessionRecord;
+use std::sync::Arc;
+
+fn user_from_claims(claims: &Claims) -> Option<User> {
+    Some(User {
+        id: claims.sub.clone()?,
+        email: claims.email.clone().unwrap_or_default(),
+        display_name: None,
+        roles: None,
+    })
+}
+
+fn abandoned() -> AuthError {
+    AuthError::login_required("signed out while signing in; the sign-in was abandoned")
+}
+
+impl AuthCore {
+    pub async fn login(
+        self: &Arc<Self>,
+        email: &str,
+        password: Secret,
+        remember: bool,
+    ) -> Result<AuthStatus> {
+        if email.trim().is_empty() || password.is_empty() {
+            return Err(AuthError::new(
+                ErrorCode::InvalidCredentials,
+                "email and password are both required",
+            ));
+        }
+        self.report_config();
+        // Decided now: a logout called from here on abandons this login.
+        let started_in = self.generation();
+        let lane = self.persist.enter().await;
+        if self.generation() != started_in {
+            return Err(abandoned());
+        }
+        self.logger.debug("signing in", &[]);
+        let (token, user) = match self.sign_in_at_api(email.trim(), password, remember).await {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.logger
+                    .warn("sign-in failed", &[("code", err.code.as_str())]);
+                self.change(|state| state.login_failed(err.clone()));
+                return Err(err);
+            }
+        };
+        // A logout waiting for the lane ends the API session of this login; nothing else.
+        if self.generation() != started_in {
+            return Err(abandoned());
+        }
+        let user_id = user.id.clone();
+        let generation =
+            self.change_quietly(|state| state.sign_in(Some(token), Some(user), remember));
+        if remember {
+            self.store_new_session(&lane, generation).await?;
+        } else {
+            // Nothing of this session is stored; an older record that cannot be cleared now
+            // is still replaced by the next remembered login or logout.
+            self.persist
+                .clear_quietly(
+                    &lane,
+                    &self.logger,
+                    "could not clear a previously stored session",
+                )
+                .await;
+        }
+        self.publish_status();
+        self.scheduler.wake();
+        self.logger.info(
+            "signed in",
+            &[
+                ("user", &user_id),
+                ("remember", if remember { "true" } else { "false" }),
+            ],
+        );
+        Ok(self.status())
+    }
+
+    /// Login, token and user at the API; nothing of the session changes here.
+    async fn sign_in_at_api(
+        &self,
+        email: &str,
+        password: Secret,
+        remember: bool,
+    ) -> Result<(Arc<CurrentToken>, User)> {
+        let user = self.api.login(email, &password, remember).await?;
+        drop(password);
+        let token = self.verify_answer(self.api.issue_token().await?).await?;
+        let user = match user {
+            Some(user) => Some(user),
+            None => self.api.user_status().await.ok().flatten(),
+        }
+        .or_else(|| user_from_claims(&token.claims))
+        .ok_or_else(|| {
+            AuthError::bad_response("the API did not say which user signed in (no user in the login or status answer, no sub in the JWT)")
+        })?;
+        Ok((token, user))
+    }
+
+    /// Stores a session just signed in. With the credential store unavailable, either the
+    /// session continues in memory (`storageFallback: "memory"`) or the login is undone.
+    async fn store_new_session(&self, lane: &InLane<'_>, generation: Generation) -> Result<()> {
+        let Err(err) = self.save_in_lane(lane, generation).await else {
+            return Ok(());
+        };
+        if err.code == ErrorCode::Storage && self.persist.falls_back_to_memory() {
+            self.logger.warn(
+                "the credential store is unavailable; this session is kept in memory only (storageFallback: memory)",
+                &[("code", err.code.as_str())],
+            );
+            self.change_quietly(|state| state.keep_in_memory_only(generation));
+            return Ok(());
+        }
+        self.change(|state| state.sign_out(Some(err.clone())));
+        if let Err(logout) = self.api.logout().await {
+            self.logger.debug(
+                "could not end the unstored session at the API",
+                &[("code", logout.code.as_str())],
+            );
+        }
+        self.api.forget_session();
+        Err(err)
+    }
+
+    /// Signs out in memory at once (a refresh or login in flight is discarded when it
+    /// finishes, and drops any cookie it received), then tells the server (best effort) and
+    /// wipes cookies and storage, unless a login called later has taken over meanwhile.
+    pub async fn logout(self: &Arc<Self>) -> Result<()> {
+        let generation = self.change(|state| state.sign_out(None));
+        self.scheduler.wake();
+        let lane = self.persist.enter().await;
+        if self.generation() != generation {
+            self.logger
+                .info("signed out; a later sign-in has taken over", &[]);
+            return Ok(());
+        }
+        if self.api.has_session() {
+            if let Err(err) = self.api.logout().await {
+                self.logger.info(
+                    "the API did not confirm the logout; the local session is wiped anyway",
+                    &[("code", err.code.as_str())],
+                );
+            }
+        }
+        self.api.forget_session();
+        self.persist.clear_for_logout(&lane, &self.logger).await?;
+        self.logger.info("signed out", &[]);
+        Ok(())
+    }
+
+    /// Brings back a stored session. A stored token that still verifies (with the stored
+    /// keys) needs no network; an expired one is refreshed with the stored session cookie.
+    pub async fn restore(self: &Arc<Self>) -> Result<AuthStatus> {
+        self.report_config();
+        let lane = self.persist.enter().await;
+        let Some(stored) = self.persist.load(&lane, &self.logger).await? else {
+            self.logger.debug("no stored session", &[]);
+            return Ok(self.status());
+        };
+        let record = match SessionRecord::decode(&stored, &self.config.account) {
+            Ok(record) => record,
+            Err(why) => {
+                self.logger
+                    .warn("discarding an unusable stored session", &[("reason", &why)]);
+                self.persist.clear(&lane).await?;
+                return Ok(self.status());
+            }
+        };
+        if let Some(document) = &record.jwks {
+            self.verifier.install_stored_keys(document);
+        }
+        let token = record
+            .token
+            .and_then(|raw| self.verifier.verify_stored(raw));
+        if token.is_none() && record.cookies.is_empty() {
+            self.logger.warn(
+                "discarding a stored session with neither a usable token nor a cookie",
+                &[],
+            );
+            self.persist.clear(&lane).await?;
+            return Ok(self.status());
+        }
+        self.api.resume_session(record.cookies);
+        self.change(|state| state.sign_in(token, record.user, true));
+        drop(lane);
+        self.logger.info("restored the stored session", &[]);
+        self.scheduler.wake();
+        match self.usable() {
+            Usable::Fresh(_) => {}
+            Usable::Stale(_) => self.refresh_in_background(),
+            _ => {
+                if let Err(err) = self.refresh_token().await {
+                    if err.code != ErrorCode::LoginRequired && !err.code.is_transient() {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        Ok(self.status())
+    }
+}

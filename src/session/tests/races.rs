@@ -1,0 +1,141 @@
+//! Session changes that overlap. Logout wins; a later login is never undone by an
+//! earlier logout; a save never lands after a later clear.
+
+use super::*;
+use crate::session::State;
+
+#[tokio::test(start_paused = true)]
+async fn logout_during_a_refresh_discards_it_and_wins() {
+    let h = Harness::signed_in().await;
+    h.api.hold(Call::Refresh);
+    let refreshing = h.core.refresh_token();
+    settle().await;
+    let core = h.core.clone();
+    let logout = tokio::spawn(async move { core.logout().await });
+    settle().await;
+    assert_eq!(
+        h.core.status().state,
+        State::SignedOut,
+        "signed out at once"
+    );
+    assert!(h.core.stored_token().is_none());
+    h.api.release(Call::Refresh);
+    let err = refreshing.await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::LoginRequired);
+    logout.await.unwrap().unwrap();
+    assert_eq!(h.core.status().state, State::SignedOut);
+    assert!(h.core.stored_token().is_none());
+    assert!(h.store.record().is_none());
+    assert!(
+        !h.api.has_session(),
+        "cookies the refresh received are gone too"
+    );
+    assert_eq!(h.api.count(Call::Logout), 1, "the API session was ended");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_save_begun_before_logout_lands_before_its_clear_never_after() {
+    let h = Harness::signed_in().await;
+    h.store.hold_saves();
+    let saves = h.store.saves_begun();
+    let refreshed = h.core.refresh_token();
+    settle().await;
+    assert_eq!(
+        h.store.saves_begun(),
+        saves + 1,
+        "the refreshed session is being written"
+    );
+    let core = h.core.clone();
+    let logout = tokio::spawn(async move { core.logout().await });
+    settle().await;
+    h.store.release_saves();
+    refreshed.await.unwrap();
+    logout.await.unwrap().unwrap();
+    settle().await;
+    assert!(h.store.record().is_none(), "nothing stored after logout");
+    let next = h.next_run();
+    assert_eq!(next.core.restore().await.unwrap().state, State::SignedOut);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_logout_never_wipes_a_login_that_came_after_it() {
+    let h = Harness::signed_in().await;
+    h.api.hold(Call::Logout);
+    let core = h.core.clone();
+    let logout = tokio::spawn(async move { core.logout().await });
+    settle().await;
+    let core = h.core.clone();
+    let login = tokio::spawn(async move {
+        core.login("demo@example.com", Secret::new("pw"), true)
+            .await
+    });
+    settle().await;
+    h.api.release(Call::Logout);
+    logout.await.unwrap().unwrap();
+    assert_eq!(login.await.unwrap().unwrap().state, State::Valid);
+    let status = h.core.status();
+    assert_eq!(status.state, State::Valid);
+    assert!(status.persistent);
+    assert!(h.store.record().is_some(), "the newer login is stored");
+    assert!(h.api.has_session(), "with its cookie");
+    h.core
+        .refresh_token()
+        .await
+        .expect("its session works at the API");
+    let next = h.next_run();
+    assert_eq!(next.core.restore().await.unwrap().state, State::Valid);
+}
+
+#[tokio::test(start_paused = true)]
+async fn logout_during_a_login_abandons_the_login_and_ends_its_api_session() {
+    let h = Harness::new();
+    h.api.hold(Call::Token);
+    let core = h.core.clone();
+    let login = tokio::spawn(async move {
+        core.login("demo@example.com", Secret::new("pw"), true)
+            .await
+    });
+    settle().await;
+    let core = h.core.clone();
+    let logout = tokio::spawn(async move { core.logout().await });
+    settle().await;
+    h.api.release(Call::Token);
+    let err = login.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::LoginRequired);
+    logout.await.unwrap().unwrap();
+    assert_eq!(h.core.status().state, State::SignedOut);
+    assert!(h.core.stored_token().is_none());
+    assert!(h.store.record().is_none());
+    assert!(!h.api.has_session());
+    assert_eq!(
+        h.api.count(Call::Logout),
+        1,
+        "the abandoned login's API session is ended"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn restore_with_an_expired_token_refreshes_with_the_stored_cookie() {
+    let first_run = Harness::signed_in().await;
+    let h = first_run.next_run();
+    drop(first_run);
+    h.clock.jump(Duration::from_secs(7200));
+    let before = h.api.token_requests();
+    let status = h.core.restore().await.unwrap();
+    assert_eq!(status.state, State::Valid);
+    assert_eq!(h.api.count(Call::Login), 1, "no password needed");
+    assert_eq!(h.api.token_requests(), before + 1);
+    let next = h;
+    assert!(next.core.is_token_valid(None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn restore_with_a_valid_token_needs_no_network() {
+    let h = Harness::signed_in().await;
+    let token = h.current_token();
+    let calls = h.api.calls.lock().len();
+    let next = h.next_run();
+    assert_eq!(next.core.restore().await.unwrap().state, State::Valid);
+    assert_eq!(next.current_token(), token);
+    assert_eq!(h.api.calls.lock().len(), calls);
+}
