@@ -78,6 +78,8 @@ function camelCase(name) {
   return name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase())
 }
 
+// Usage errors name an argument by its position, never by what was typed: a stray or
+// mistyped argument may be a password.
 function parseArguments(argv) {
   const options = {}
   const positional = []
@@ -85,17 +87,19 @@ function parseArguments(argv) {
     const argument = argv[index]
     if (argument === '-h' || argument === '--help') return { help: true }
     if (argument === '--version') return { version: true }
-    if (argument.startsWith('-') && !argument.startsWith('--')) throw new UsageError(`unknown option ${argument}`)
+    if (argument.startsWith('-') && !argument.startsWith('--')) {
+      throw new UsageError(`argument ${index + 1} is a short option; only the long options of --help are accepted`)
+    }
     if (!argument.startsWith('--')) {
-      positional.push(argument)
+      positional.push(index + 1)
       continue
     }
     const [name, inlineValue] = argument.slice(2).split(/=(.*)/s)
     if (name === 'password') {
       throw new UsageError('the password is never taken from the command line (it would stay in shell history and process lists): type it at the prompt or pipe it on stdin')
     }
-    const spec = OPTIONS[name]
-    if (!spec) throw new UsageError(`unknown option --${name}`)
+    const spec = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined
+    if (!spec) throw new UsageError(`argument ${index + 1} is not an option of symbiote-auth (see --help)`)
     if (spec.type === 'flag') {
       if (inlineValue !== undefined) throw new UsageError(`--${name} takes no value`)
       options[camelCase(name)] = true
@@ -113,10 +117,13 @@ function parseArguments(argv) {
     }
     options[camelCase(name)] = spec.type === 'positive-integer' ? Number(value) : value
   }
-  const [command, ...extra] = positional
-  if (!command) throw new UsageError('no command given')
-  if (!COMMANDS.has(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`)
-  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
+  const [commandAt, ...extra] = positional
+  if (!commandAt) throw new UsageError('no command given')
+  const command = argv[commandAt - 1]
+  if (!COMMANDS.has(command)) {
+    throw new UsageError(`unknown command (argument ${commandAt}): the command is one of ${[...COMMANDS].join(', ')}`)
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}: ${command} takes options only`)
   for (const [name, spec] of Object.entries(OPTIONS)) {
     if (spec.commands && options[camelCase(name)] !== undefined && !spec.commands.includes(command)) {
       throw new UsageError(`--${name} is an option of ${spec.commands.join(' and ')}, not ${command}`)
@@ -242,6 +249,14 @@ function describeClaims(header, claims) {
   return rows.filter(([, value]) => value !== undefined).map(([name, value]) => `${name.padEnd(6)} ${value}`)
 }
 
+// What the API chose (claims, user fields) and what errors carry reaches the terminal only
+// with C0 and C1 control characters (and DEL) escaped, so an API cannot send ANSI or OSC
+// sequences: writing the clipboard, retitling the window, overwriting lines. --json output
+// stays exact JSON.
+function printable(text) {
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 function errorInfo(error) {
   return { code: typeof error.code === 'string' ? error.code : 'E_INTERNAL', message: error.message }
 }
@@ -290,7 +305,7 @@ async function runClientCommand(command, options, io) {
   }
   const outcome = await commands[command](client, options, io)
   if (options.json) io.stdout.write(`${JSON.stringify({ ok: outcome.ok, ...outcome.json })}\n`)
-  else io.stdout.write(outcome.lines.map((line) => `${line}\n`).join(''))
+  else io.stdout.write(outcome.lines.map((line) => `${printable(line)}\n`).join(''))
   return outcome.ok ? EXIT_OK : EXIT_FAILED
 }
 
@@ -601,7 +616,7 @@ async function runDoctor(options, io) {
     }
     results.set(check.name, result)
     if (result.status === 'fail' && check.stopsOnFailure) stoppedBy ??= check.label
-    if (!options.json) io.stdout.write(`${formatCheck(check, result)}\n`)
+    if (!options.json) io.stdout.write(`${printable(formatCheck(check, result))}\n`)
   }
   const ok = [...results.values()].every((result) => result.status !== 'fail')
   if (options.json) {
@@ -619,7 +634,7 @@ async function run(argv, io) {
   try {
     parsed = parseArguments(argv)
   } catch (error) {
-    io.stderr.write(`symbiote-auth: ${error.message}\n${argv.length === 0 ? `\n${USAGE}` : USAGE_HINT}`)
+    io.stderr.write(`symbiote-auth: ${printable(error.message)}\n${argv.length === 0 ? `\n${USAGE}` : USAGE_HINT}`)
     return EXIT_USAGE
   }
   if (parsed.help) {
@@ -638,14 +653,14 @@ async function run(argv, io) {
     return await runClientCommand(command, options, io)
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`symbiote-auth: ${error.message}\n${USAGE_HINT}`)
+      io.stderr.write(`symbiote-auth: ${printable(error.message)}\n${USAGE_HINT}`)
       return EXIT_USAGE
     }
     if (error instanceof Interrupted) return EXIT_INTERRUPTED
     const info = errorInfo(error)
     if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, error: info })}\n`)
-    const hint = info.code === 'E_LOGIN_REQUIRED' ? `\nSign in first: symbiote-auth login --base-url ${options.baseUrl} --email <email>` : ''
-    io.stderr.write(`symbiote-auth: ${info.code}: ${info.message}${hint}\n`)
+    const hint = info.code === 'E_LOGIN_REQUIRED' ? `\nSign in first: symbiote-auth login --base-url ${printable(options.baseUrl)} --email <email>` : ''
+    io.stderr.write(`symbiote-auth: ${printable(`${info.code}: ${info.message}`)}${hint}\n`)
     return EXIT_FAILED
   }
 }

@@ -107,15 +107,15 @@ function memoryArgs() {
 test.describe('usage', () => {
   const usageErrors = [
     ['no command', [], /no command given/],
-    ['an unknown command', ['stats'], /unknown command "stats"/],
-    ['an unknown option', ['status', '--base-url', 'http://127.0.0.1:1', '--verbose'], /unknown option --verbose/],
-    ['a short option', ['status', '-v'], /unknown option -v/],
+    ['an unknown command', ['stats'], /unknown command \(argument 1\): the command is one of login, status, token, logout, doctor/],
+    ['an unknown option', ['status', '--base-url', 'http://127.0.0.1:1', '--verbose'], /argument 4 is not an option of symbiote-auth/],
+    ['a short option', ['status', '-v'], /argument 2 is a short option/],
     ['a password on the command line', ['login', '--base-url', 'http://127.0.0.1:1', '--email', 'a@b.c', '--password', 'x'], /never taken from the command line/],
     ['an option of another command', ['status', '--base-url', 'http://127.0.0.1:1', '--raw'], /--raw is an option of token/],
     ['an option without its value', ['status', '--base-url'], /--base-url needs a value/],
     ['a bad --timeout-ms', ['doctor', '--base-url', 'http://127.0.0.1:1', '--timeout-ms', 'soon'], /positive whole number/],
     ['a bad --storage', ['status', '--base-url', 'http://127.0.0.1:1', '--storage', 'disk'], /--storage must be one of keyring, memory/],
-    ['a second positional argument', ['status', 'now'], /unexpected argument "now"/],
+    ['a second positional argument', ['status', 'now'], /unexpected argument 2: status takes options only/],
     ['login without --email', ['login', '--base-url', 'http://127.0.0.1:1'], /login needs --email/],
     ['status without --base-url', ['status'], /needs --base-url/],
     ['doctor without --base-url', ['doctor'], /doctor needs --base-url/],
@@ -129,6 +129,22 @@ test.describe('usage', () => {
       assert.equal(stdout, '')
     })
   }
+
+  test('a usage error never repeats what was typed: it may be a password', async () => {
+    const secret = 'hunter2-typed-in-the-wrong-place'
+    for (const args of [
+      [secret],
+      ['status', secret],
+      ['login', '--base-url', 'http://127.0.0.1:1', '--email', 'a@b.c', secret],
+      ['status', `-${secret}`],
+      ['status', `--${secret}`],
+      ['status', `--${secret}=x`]
+    ]) {
+      const { code, stderr, stdout } = await cli(args)
+      assert.equal(code, 2, args.join(' '))
+      assert.equal(stderr.includes('hunter2') || stdout.includes('hunter2'), false, `${args.join(' ')}: ${stderr}`)
+    }
+  })
 
   test('--help and --version exit 0', async () => {
     const help = await cli(['--help'])
@@ -178,6 +194,22 @@ test.describe('commands', () => {
     const afterLogout = await cli(['token', ...args])
     assert.equal(afterLogout.code, 1)
     assert.match(afterLogout.stderr, /E_LOGIN_REQUIRED/)
+  })
+
+  test('control characters the API sends are escaped on the terminal and exact in --json', async () => {
+    // OSC 52 (write the clipboard), a C1 CSI, a carriage return that would overwrite the line.
+    const hostile = 'iss\u001b]52;c;aGk=\u0007\u009b2J\rSigned in as admin\nforged line'
+    await srv.config({ issuer: hostile })
+    const args = [...memoryArgs(), '--issuer', hostile]
+    const login = await cli(['login', ...args, '--email', srv.user.email], { input: srv.user.password })
+    assert.equal(login.code, 0, login.stderr)
+    const described = await cli(['token', ...args])
+    assert.equal(described.code, 0, described.stderr)
+    const iss = described.stdout.split('\n').find((line) => line.startsWith('iss '))
+    assert.equal(iss, 'iss    iss\\u001b]52;c;aGk=\\u0007\\u009b2J\\u000dSigned in as admin\\u000aforged line')
+    assert.doesNotMatch(described.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line ends')
+    const json = JSON.parse((await cli(['token', ...args, '--json'])).stdout)
+    assert.equal(json.claims.iss, hostile, '--json is exact')
   })
 
   test('--json output', async () => {

@@ -63,6 +63,29 @@ struct RawHeader {
     alg: String,
     kid: Option<String>,
     crit: Option<Value>,
+    typ: Option<Value>,
+}
+
+/// Explicit typing (RFC 8725 §3.11): a token that says what it is must say it is a JWT or
+/// an OAuth access token (RFC 9068 `at+jwt`); any other type (an ID token's sibling, a
+/// DPoP proof, a security event, a logout token) was made for another purpose and is
+/// refused. Absent (or `null`) is accepted: most APIs, Flask-JWT-Extended's included, set
+/// none or `JWT`.
+fn check_type(typ: Option<&Value>) -> Result<()> {
+    let Some(typ) = typ else {
+        return Ok(());
+    };
+    let accepted = typ.as_str().is_some_and(|typ| {
+        let name = typ.strip_prefix("application/").unwrap_or(typ);
+        name.eq_ignore_ascii_case("JWT") || name.eq_ignore_ascii_case("at+jwt")
+    });
+    if accepted {
+        Ok(())
+    } else {
+        Err(AuthError::token_invalid(
+            "the JWT header declares a type (typ) other than JWT or at+jwt: it was made for another purpose",
+        ))
+    }
 }
 
 fn b64_json(part: &str, what: &str) -> Result<Value> {
@@ -146,6 +169,7 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>> {
             "the JWT header lists critical extensions, which are not supported",
         ));
     }
+    check_type(raw_header.typ.as_ref())?;
     let header = Header {
         alg: parse_algorithm(&raw_header.alg)?,
         kid: raw_header.kid,
@@ -350,5 +374,35 @@ pub(crate) mod tests {
             leeway: Duration::ZERO,
         };
         assert!(validate_claims(&wrong_aud, &open, Some(0)).is_ok());
+    }
+
+    #[test]
+    fn the_type_may_be_absent_jwt_or_at_jwt_and_nothing_else() {
+        let claims = serde_json::json!({"exp": 2_000_000_000});
+        let with_typ = |typ: Value| {
+            unsigned(
+                serde_json::json!({"alg": "RS256", "typ": typ}),
+                claims.clone(),
+            )
+        };
+        assert!(decode(&unsigned(
+            serde_json::json!({"alg": "RS256"}),
+            claims.clone()
+        ))
+        .is_ok());
+        for typ in ["JWT", "jwt", "at+jwt", "application/at+jwt", "AT+JWT"] {
+            assert!(decode(&with_typ(Value::from(typ))).is_ok(), "{typ}");
+        }
+        for typ in [
+            Value::from("dpop+jwt"),
+            Value::from("secevent+jwt"),
+            Value::from("logout+jwt"),
+            Value::from("JWE"),
+            Value::from(""),
+            Value::from(7),
+        ] {
+            let err = decode(&with_typ(typ.clone())).unwrap_err();
+            assert!(err.message.contains("typ"), "{typ}: {err}");
+        }
     }
 }

@@ -36,11 +36,7 @@ impl Reply {
 
     pub(super) fn json(&self, endpoint: Endpoint) -> Result<Value> {
         serde_json::from_slice(&self.body).map_err(|_| {
-            let kind = self
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("no content type");
+            let kind = media_type_name(&self.headers);
             AuthError::bad_response(format!(
                 "the {} answered HTTP {} with a body that is not JSON ({kind}); check paths and baseUrl",
                 endpoint.name(),
@@ -65,6 +61,43 @@ impl Reply {
                 .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default()),
         }
     }
+}
+
+/// Media types an API or a proxy in front of it commonly answers with, the only ones an
+/// error message may name.
+const KNOWN_MEDIA_TYPES: &[&str] = &[
+    "application/json",
+    "application/problem+json",
+    "application/xml",
+    "application/xhtml+xml",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+    "text/html",
+    "text/plain",
+    "text/xml",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+];
+
+/// The answer's media type for a message: one of `KNOWN_MEDIA_TYPES`, never the header's
+/// own text (which the server chose, and which would reach logs and the UI).
+fn media_type_name(headers: &HeaderMap) -> &'static str {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return "no content type";
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    KNOWN_MEDIA_TYPES
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(essence))
+        .copied()
+        .unwrap_or("an unrecognised content type")
 }
 
 impl Drop for Reply {
@@ -172,5 +205,29 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(reply(&[("retry-after", "soon")], "").retry_after(), None);
+    }
+
+    #[test]
+    fn a_non_json_answer_is_described_by_a_known_media_type_name_only() {
+        let message = |content_type: &str| {
+            reply(&[("content-type", content_type)], "<html>")
+                .json(Endpoint::Token)
+                .unwrap_err()
+                .message
+        };
+        let html = message("Text/HTML; charset=<script>alert(1)</script>");
+        assert!(html.contains("(text/html)"), "{html}");
+        assert!(
+            !html.contains("script") && !html.contains("charset"),
+            "{html}"
+        );
+        let odd = message("x-evil/<b>owned</b>");
+        assert!(odd.contains("an unrecognised content type"), "{odd}");
+        assert!(!odd.contains("owned") && !odd.contains("x-evil"), "{odd}");
+        let none = reply(&[], "<html>")
+            .json(Endpoint::Token)
+            .unwrap_err()
+            .message;
+        assert!(none.contains("no content type"), "{none}");
     }
 }

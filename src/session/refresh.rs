@@ -180,6 +180,17 @@ impl RefreshFlight {
 
 // ----- running a flight -------------------------------------------------------------
 
+/// A refresh continues a session: a token for another user (`sub`) is refused and the
+/// session kept as it was, rather than silently becoming someone else's session.
+fn same_user(current: &CurrentToken, token: Arc<CurrentToken>) -> Result<Arc<CurrentToken>> {
+    match (&current.claims.sub, &token.claims.sub) {
+        (Some(before), Some(after)) if before != after => Err(AuthError::token_invalid(
+            "the API issued a refreshed JWT for another user (sub); the session is kept as it was",
+        )),
+        _ => Ok(token),
+    }
+}
+
 impl AuthCore {
     /// Joins or leads the flight for a caller holding `ticket`. The place in line is taken
     /// now, and a flight this starts runs as a task of its own, so it completes (and stores
@@ -264,6 +275,7 @@ impl AuthCore {
     }
 
     /// The refresh endpoint with the current token, and on any failure the token endpoint.
+    /// Either must name the same user (`sub`) as the token it replaces.
     async fn obtain_token(&self, current: Option<&Arc<CurrentToken>>) -> Result<Arc<CurrentToken>> {
         if let Some(current) = current {
             let refreshed = match self.api.refresh_token(&current.raw).await {
@@ -271,7 +283,7 @@ impl AuthCore {
                 Ok(None) => None,
                 Err(err) => Some(Err(err)),
             };
-            match refreshed {
+            match refreshed.map(|token| same_user(current, token?)) {
                 Some(Ok(token)) => return Ok(token),
                 Some(Err(err)) => self.logger.debug(
                     "refresh endpoint failed; falling back to the token endpoint",
@@ -280,8 +292,11 @@ impl AuthCore {
                 None => {}
             }
         }
-        let answer = self.api.issue_token().await?;
-        self.verify_answer(answer).await
+        let token = self.verify_answer(self.api.issue_token().await?).await?;
+        match current {
+            Some(current) => same_user(current, token),
+            None => Ok(token),
+        }
     }
 
     /// Learns the API's clock from the answer, then verifies its token.

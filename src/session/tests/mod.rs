@@ -82,6 +82,8 @@ pub struct MemoryApi {
     clock: Arc<TestClock>,
     key: EncodingKey,
     pub lifetime_secs: AtomicI64,
+    /// The `sub` of the tokens it issues.
+    pub subject: Mutex<String>,
     session_alive: Mutex<bool>,
     cookies: Mutex<Vec<StoredCookie>>,
     calls: Mutex<Vec<(Call, Instant)>>,
@@ -100,6 +102,7 @@ impl MemoryApi {
             clock,
             key: EncodingKey::from_ed_der(&der),
             lifetime_secs: AtomicI64::new(600),
+            subject: Mutex::new("1".into()),
             session_alive: Mutex::new(false),
             cookies: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
@@ -120,7 +123,7 @@ impl MemoryApi {
     pub fn mint(&self) -> String {
         let now = self.clock.now_ms() / 1000;
         let claims = serde_json::json!({
-            "sub": "1",
+            "sub": self.subject.lock().clone(),
             "email": "demo@example.com",
             "iat": now,
             "exp": now + self.lifetime_secs.load(Ordering::Relaxed),

@@ -193,3 +193,25 @@ async fn a_failed_refresh_keeps_the_still_valid_token_and_the_stored_session() {
     assert_eq!(h.store.record(), stored);
     assert!(h.core.status().authenticated);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refreshed_token_for_another_user_is_refused_and_the_session_kept() {
+    let h = Harness::signed_in().await;
+    let token = h.current_token();
+    let stored = h.store.record();
+    *h.api.subject.lock() = "2".into();
+    let err = h.core.refresh_token().await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::TokenInvalid);
+    assert!(err.message.contains("another user"), "{err}");
+    assert_eq!(h.current_token(), token, "the token in use is kept");
+    assert_eq!(h.store.record(), stored, "nothing stored");
+    let status = h.core.status();
+    assert_eq!(status.user.unwrap().id, "1");
+    assert!(status.authenticated);
+    assert_eq!(status.last_error.unwrap().code, ErrorCode::TokenInvalid);
+    assert_eq!(
+        h.api.count(Call::Token),
+        2,
+        "the token endpoint was asked as well"
+    );
+}
