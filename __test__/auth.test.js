@@ -169,6 +169,21 @@ test.describe('verification', () => {
     assert.equal((await ref.server.counters()).jwks, 2)
   })
 
+  test('a key the API withdraws stops being trusted once the cached JWKS is older than jwksMaxAgeSeconds', async () => {
+    const client = await signedInClient(ref.server, { jwksMaxAgeSeconds: 1 })
+    const signingKid = JSON.parse(Buffer.from(client.getStoredJwtToken().split('.')[0], 'base64url')).kid
+    const published = await (await fetch(`${ref.server.url}/api/jwt/jwks`)).json()
+    // The API still signs with the key but no longer publishes it: it was withdrawn.
+    await ref.server.setJwks({ keys: published.keys.filter((key) => key.kid !== signingKid) })
+    const withinMaxAge = await client.refreshJwtToken()
+    assert.equal((await ref.server.counters()).jwks, 1, 'fresh keys are not refetched')
+    await sleep(1100)
+    assert.equal((await rejection(client.refreshJwtToken())).code, 'E_TOKEN_INVALID')
+    assert.equal((await ref.server.counters()).jwks, 2, 'refetched once, past the max age')
+    assert.equal(client.getStoredJwtToken(), withinMaxAge, 'the token in use is kept')
+    assert.equal(client.isJwtTokenValid(withinMaxAge), false, 'and no longer verifies with the fresh keys')
+  })
+
   test('the same unknown kid causes one JWKS fetch within the cooldown', async () => {
     const client = await signedInClient(ref.server)
     const good = client.getStoredJwtToken()

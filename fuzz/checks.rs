@@ -61,7 +61,7 @@ fn rules() -> ClaimRules {
 }
 
 fn cache_with(keys: KeySet) -> JwksCache {
-    let cache = JwksCache::new();
+    let cache = JwksCache::new(Duration::from_secs(600));
     cache.install(keys);
     cache
 }

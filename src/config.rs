@@ -16,6 +16,7 @@ pub struct ConfigInput {
     pub audience: Vec<String>,
     pub algorithms: Option<Vec<String>>,
     pub leeway_seconds: Option<f64>,
+    pub jwks_max_age_seconds: Option<f64>,
     pub refresh_before_expiry_seconds: Option<f64>,
     pub request_timeout_ms: Option<f64>,
     pub refresh_retry_min_ms: Option<f64>,
@@ -107,6 +108,9 @@ pub struct Config {
     pub audience: Vec<String>,
     pub algorithms: Vec<Algorithm>,
     pub leeway: Duration,
+    /// Cached keys older than this are refetched before the next verification that talks
+    /// to the API anyway (every refresh); offline checks use them whatever their age.
+    pub jwks_max_age: Duration,
     /// `None`: `min(300 s, lifetime / 5)` of each token.
     pub refresh_before_expiry: Option<Duration>,
     pub request_timeout: Duration,
@@ -128,6 +132,8 @@ pub struct Config {
 
 const DEFAULT_ALGORITHMS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
 const MAX_LEEWAY_SECONDS: f64 = 3600.0;
+/// A week: a withdrawn key must stop being trusted within days at the most.
+const MAX_JWKS_MAX_AGE_SECONDS: f64 = 604_800.0;
 const MAX_TIMEOUT_MS: f64 = 600_000.0;
 const MAX_NAME_LENGTH: usize = 256;
 
@@ -185,6 +191,15 @@ impl Config {
             leeway: Duration::from_secs_f64(
                 number_option("leewaySeconds", input.leeway_seconds, 0.0, MAX_LEEWAY_SECONDS)?
                     .unwrap_or(30.0),
+            ),
+            jwks_max_age: Duration::from_secs_f64(
+                number_option(
+                    "jwksMaxAgeSeconds",
+                    input.jwks_max_age_seconds,
+                    0.0,
+                    MAX_JWKS_MAX_AGE_SECONDS,
+                )?
+                .unwrap_or(600.0),
             ),
             refresh_before_expiry: number_option(
                 "refreshBeforeExpirySeconds",

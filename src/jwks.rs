@@ -70,6 +70,9 @@ impl std::fmt::Debug for PublicKey {
 #[derive(Debug, Default)]
 pub struct KeySet {
     keys: Vec<PublicKey>,
+    /// When the cache fetched it; `None` for keys from elsewhere (a stored session), whose
+    /// age is unknown.
+    fetched_at: Option<Instant>,
     /// The JWKS document as served (public keys only), kept so it can be stored and reused.
     pub document: String,
     /// Keys present in the document but not usable (wrong `use`, weak, malformed, private, `oct`).
@@ -219,9 +222,9 @@ pub struct Verified {
     pub claims: jwt::Claims,
 }
 
-#[derive(Default)]
 pub struct JwksCache {
     current: Mutex<Option<Arc<KeySet>>>,
+    max_age: Duration,
     fetch_lock: tokio::sync::Mutex<()>,
     /// When a refetch for an unknown `kid` last succeeded. A failed one does not count: the
     /// next token tries again, so the error it reports is the fetch's, not "unknown key"
@@ -230,8 +233,20 @@ pub struct JwksCache {
 }
 
 impl JwksCache {
-    pub fn new() -> Self {
-        Self::default()
+    /// `max_age`: how long fetched keys are used for verifications that talk to the API
+    /// anyway (as jose's `cacheMaxAge`), so a key the API withdraws stops being trusted.
+    pub fn new(max_age: Duration) -> Self {
+        JwksCache {
+            current: Mutex::new(None),
+            max_age,
+            fetch_lock: tokio::sync::Mutex::new(()),
+            unknown_kid_refetched_at: Mutex::new(None),
+        }
+    }
+
+    fn is_fresh(&self, keys: &KeySet) -> bool {
+        keys.fetched_at
+            .is_some_and(|at| at.elapsed() < self.max_age)
     }
 
     pub fn cached(&self) -> Option<Arc<KeySet>> {
@@ -256,7 +271,9 @@ impl JwksCache {
                 return Ok(current);
             }
         }
-        let fresh = Arc::new(fetch().await?);
+        let mut fetched = fetch().await?;
+        fetched.fetched_at = Some(Instant::now());
+        let fresh = Arc::new(fetched);
         *self.current.lock() = Some(fresh.clone());
         Ok(fresh)
     }
@@ -268,7 +285,9 @@ impl JwksCache {
             .is_none_or(|at| at.elapsed() >= UNKNOWN_KID_COOLDOWN)
     }
 
-    /// Full verification: allowlist, key (fetching the JWKS when needed), signature, claims.
+    /// Full verification: allowlist, key (fetching the JWKS when none is cached, when the
+    /// cached one is older than the max age or of unknown age, and once for an unknown
+    /// `kid`), signature, claims.
     pub async fn verify<F, Fut>(
         &self,
         token: &str,
@@ -282,12 +301,13 @@ impl JwksCache {
         Fut: Future<Output = Result<KeySet>>,
     {
         let decoded = check_allowed(jwt::decode(token)?, algorithms)?;
-        let mut keys = match self.cached() {
-            Some(keys) => keys,
-            None => self.refetch(None, &fetch).await?,
+        let (mut keys, just_fetched) = match self.cached() {
+            Some(keys) if self.is_fresh(&keys) => (keys, false),
+            stale => (self.refetch(stale.as_ref(), &fetch).await?, true),
         };
         let mut verified = keys.verify(&decoded)?;
-        if !verified && self.unknown_kid_may_refetch() {
+        // Keys fetched for this very call are all the API publishes: no second fetch.
+        if !verified && !just_fetched && self.unknown_kid_may_refetch() {
             keys = self.refetch(Some(&keys), &fetch).await?;
             *self.unknown_kid_refetched_at.lock() = Some(Instant::now());
             verified = keys.verify(&decoded)?;
@@ -339,4 +359,138 @@ fn check_allowed<'a>(
         )));
     }
     Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::ErrorCode;
+    use crate::test_keys::{self, FIRST, SECOND};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const MAX_AGE: Duration = Duration::from_secs(600);
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            issuer: None,
+            audience: Vec::new(),
+            leeway: Duration::from_secs(30),
+        }
+    }
+
+    fn claims() -> serde_json::Value {
+        serde_json::json!({"sub": "1", "exp": 4_000_000_000i64})
+    }
+
+    /// A JWKS endpoint whose document can change, counting its fetches.
+    struct Endpoint {
+        document: Mutex<String>,
+        fetches: AtomicUsize,
+    }
+
+    impl Endpoint {
+        fn publishing(keys: &[&test_keys::TestKey]) -> Endpoint {
+            Endpoint {
+                document: Mutex::new(test_keys::jwks(keys)),
+                fetches: AtomicUsize::new(0),
+            }
+        }
+
+        fn publish(&self, keys: &[&test_keys::TestKey]) {
+            *self.document.lock() = test_keys::jwks(keys);
+        }
+
+        async fn fetch(&self) -> Result<KeySet> {
+            self.fetches.fetch_add(1, Ordering::Relaxed);
+            parse_jwks(self.document.lock().as_bytes())
+        }
+
+        fn fetches(&self) -> usize {
+            self.fetches.load(Ordering::Relaxed)
+        }
+    }
+
+    async fn verify(cache: &JwksCache, endpoint: &Endpoint, token: &str) -> Result<Verified> {
+        cache
+            .verify(token, &[Algorithm::EdDSA], &rules(), 1_800_000_000, || {
+                endpoint.fetch()
+            })
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_older_than_the_max_age_are_refetched_and_a_withdrawn_key_is_refused() {
+        let endpoint = Endpoint::publishing(&[&FIRST, &SECOND]);
+        let cache = JwksCache::new(MAX_AGE);
+        let token = FIRST.sign(&claims());
+        verify(&cache, &endpoint, &token).await.unwrap();
+        verify(&cache, &endpoint, &token).await.unwrap();
+        assert_eq!(endpoint.fetches(), 1, "fresh keys are reused");
+
+        endpoint.publish(&[&SECOND]);
+        tokio::time::advance(MAX_AGE - Duration::from_secs(1)).await;
+        verify(&cache, &endpoint, &token).await.unwrap();
+        assert_eq!(
+            endpoint.fetches(),
+            1,
+            "within the max age the cached keys verify"
+        );
+
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let err = verify(&cache, &endpoint, &token).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::TokenInvalid);
+        assert_eq!(endpoint.fetches(), 2, "refetched once past the max age");
+        assert!(
+            cache
+                .verify_cached(&token, &[Algorithm::EdDSA], &rules(), None)
+                .is_err(),
+            "the withdrawn key is gone from the cache"
+        );
+        verify(&cache, &endpoint, &SECOND.sign(&claims()))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stored_keys_serve_offline_checks_but_are_refetched_before_the_next_online_one() {
+        let endpoint = Endpoint::publishing(&[&SECOND]);
+        let cache = JwksCache::new(MAX_AGE);
+        cache.install(parse_jwks(test_keys::jwks(&[&FIRST]).as_bytes()).unwrap());
+        let token = FIRST.sign(&claims());
+        assert!(cache
+            .verify_cached(&token, &[Algorithm::EdDSA], &rules(), None)
+            .is_ok());
+        assert_eq!(endpoint.fetches(), 0);
+        let err = verify(&cache, &endpoint, &token).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::TokenInvalid);
+        assert_eq!(endpoint.fetches(), 1, "keys of unknown age are refetched");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_kid_refetches_once_then_not_again_within_the_cooldown() {
+        let endpoint = Endpoint::publishing(&[&FIRST]);
+        let cache = JwksCache::new(MAX_AGE);
+        verify(&cache, &endpoint, &FIRST.sign(&claims()))
+            .await
+            .unwrap();
+        endpoint.publish(&[&FIRST, &SECOND]);
+        let rotated = SECOND.sign(&claims());
+        verify(&cache, &endpoint, &rotated).await.unwrap();
+        assert_eq!(endpoint.fetches(), 2, "rotation: one refetch");
+
+        let mut header = serde_json::json!({"alg": "EdDSA", "kid": "nobody"});
+        let stranger = {
+            let token = FIRST.sign(&claims());
+            let (_, rest) = token.split_once('.').unwrap();
+            header["kid"] = "nobody".into();
+            format!("{}.{rest}", crate::jwt::tests::b64(&header))
+        };
+        for _ in 0..3 {
+            assert!(verify(&cache, &endpoint, &stranger).await.is_err());
+        }
+        assert_eq!(endpoint.fetches(), 2, "no refetch within the cooldown");
+        tokio::time::advance(UNKNOWN_KID_COOLDOWN).await;
+        assert!(verify(&cache, &endpoint, &stranger).await.is_err());
+        assert_eq!(endpoint.fetches(), 3, "one more after it");
+    }
 }

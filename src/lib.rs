@@ -19,6 +19,8 @@ mod mcp;
 mod secret;
 mod session;
 mod storage;
+#[cfg(test)]
+mod test_keys;
 
 #[cfg(feature = "bench")]
 mod bench;

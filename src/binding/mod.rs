@@ -82,6 +82,8 @@ pub struct AuthClientOptions<'env> {
     pub audience: Option<Either<String, Vec<String>>>,
     pub algorithms: Option<Vec<String>>,
     pub leeway_seconds: Option<f64>,
+    /// Fetched JWKS older than this (default 600) is refetched before the next refresh.
+    pub jwks_max_age_seconds: Option<f64>,
     pub refresh_before_expiry_seconds: Option<f64>,
     pub request_timeout_ms: Option<f64>,
     /// First pause after a failed refresh (default 1000); doubles per failure, with jitter.
@@ -130,6 +132,7 @@ impl From<AuthClientOptions<'_>> for ConfigInput {
             },
             algorithms: options.algorithms,
             leeway_seconds: options.leeway_seconds,
+            jwks_max_age_seconds: options.jwks_max_age_seconds,
             refresh_before_expiry_seconds: options.refresh_before_expiry_seconds,
             request_timeout_ms: options.request_timeout_ms,
             refresh_retry_min_ms: options.refresh_retry_min_ms,

@@ -275,10 +275,16 @@ impl Vault {
     }
 
     fn lock(&self) -> Result<File> {
+        check_private_dir(&self.dir)?;
         let mut options = OpenOptions::new();
         options.create(true).truncate(false).write(true);
+        // Never through a symlink: whoever could plant one would make us create a file
+        // wherever it points.
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
         let lock = options
             .open(&self.lock_path)
             .map_err(|err| self.file_error("open the lock file of", &err))?;
@@ -455,7 +461,39 @@ fn create_private_dir(dir: &Path) -> Result<()> {
             "could not create the session directory {}: {err}",
             dir.display()
         ))
-    })
+    })?;
+    check_private_dir(dir)
+}
+
+/// The session directory must be this user's alone: anyone else who can write in it could
+/// replace the record, plant links, or delete the session.
+fn check_private_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let refuse = |why: &str| {
+            Err(AuthError::storage(format!(
+                "the session directory {} {why}; use a directory only this user can write (storageDir), or fix its owner and mode (chmod 700)",
+                dir.display()
+            )))
+        };
+        let metadata = fs::metadata(dir).map_err(|err| {
+            AuthError::storage(format!(
+                "could not inspect the session directory {}: {err}",
+                dir.display()
+            ))
+        })?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if metadata.uid() != unsafe { libc::geteuid() } {
+            return refuse("is owned by another user");
+        }
+        if metadata.mode() & 0o022 != 0 {
+            return refuse("is writable by other users (group or world)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 fn write_synced_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {

@@ -477,3 +477,66 @@ fn names_that_cannot_work_are_config_errors() {
         assert_eq!(err.code, ErrorCode::Config, "{err}");
     }
 }
+
+#[cfg(unix)]
+mod hostile_directories {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn a_planted_lock_file_symlink_is_never_followed() {
+        let fixture = Fixture::memory("symlinked-lock");
+        let sessions = fixture.dir.path().join("sessions");
+        create_private_dir(&sessions).unwrap();
+        let target = fixture.dir.path().join("created-through-the-link");
+        std::os::unix::fs::symlink(&target, &fixture.store.vault.lock_path).unwrap();
+        let err = fixture.store.save(Secret::new("{}")).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Storage);
+        assert!(
+            !target.exists(),
+            "no file was created where the link points"
+        );
+        assert!(fixture.store.load().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_directory_others_can_write_is_refused_with_the_reason() {
+        let fixture = Fixture::memory("shared-dir");
+        let sessions = fixture.dir.path().join("sessions");
+        create_private_dir(&sessions).unwrap();
+        fixture.store.save(Secret::new("{}")).await.unwrap();
+        for mode in [0o777, 0o770, 0o722] {
+            fs::set_permissions(&sessions, fs::Permissions::from_mode(mode)).unwrap();
+            for err in [
+                fixture.store.save(Secret::new("{}")).await.unwrap_err(),
+                fixture.store.load().await.unwrap_err(),
+                fixture.store.probe().await.unwrap_err(),
+            ] {
+                assert_eq!(err.code, ErrorCode::Storage);
+                assert!(err.message.contains("writable by other users"), "{err}");
+            }
+        }
+        fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(fixture.store.load().await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_directory_owned_by_another_user_is_refused() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Only root can hand a directory to another user; CI runs as root.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED a_directory_owned_by_another_user_is_refused: needs root to chown"
+            );
+            return;
+        }
+        let fixture = Fixture::memory("foreign-dir");
+        let sessions = fixture.dir.path().join("sessions");
+        create_private_dir(&sessions).unwrap();
+        std::os::unix::fs::chown(&sessions, Some(65534), Some(65534)).unwrap();
+        let err = fixture.store.save(Secret::new("{}")).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Storage);
+        assert!(err.message.contains("owned by another user"), "{err}");
+    }
+}

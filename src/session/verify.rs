@@ -25,7 +25,7 @@ pub struct Verifier {
 impl Verifier {
     pub fn new(config: &Config) -> Verifier {
         Verifier {
-            jwks: JwksCache::new(),
+            jwks: JwksCache::new(config.jwks_max_age),
             algorithms: config.algorithms.clone(),
             rules: ClaimRules {
                 issuer: config.issuer.clone(),

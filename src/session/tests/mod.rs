@@ -17,9 +17,7 @@ use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwks::{parse_jwks, KeySet};
 use crate::secret::Secret;
 use crate::storage::{SessionStore, StoreFuture};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use crate::test_keys;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -28,9 +26,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// A test-only Ed25519 key (PKCS#8) and its public half, as the in-memory API's signing key.
-const SIGNING_KEY_PKCS8: &str = "MC4CAQAwBQYDK2VwBCIEIJoa77QyB1W1vxaqDm63J3H/RPiQKrbPjGBjIfAGwL+4";
-const PUBLIC_KEY_X: &str = "mCRuOr3YOFaKqrCszK4N0QQp6fc2ujqLaT_-LjrD8zE";
 /// 2026-12-01T00:00:00Z: where the test clock starts.
 const START_MS: i64 = 1_796_083_200_000;
 
@@ -80,7 +75,6 @@ enum Fault {
 /// exactly what overlaps.
 pub struct MemoryApi {
     clock: Arc<TestClock>,
-    key: EncodingKey,
     pub lifetime_secs: AtomicI64,
     /// The `sub` of the tokens it issues.
     pub subject: Mutex<String>,
@@ -95,12 +89,8 @@ pub struct MemoryApi {
 
 impl MemoryApi {
     fn new(clock: Arc<TestClock>) -> Arc<MemoryApi> {
-        let der = STANDARD
-            .decode(SIGNING_KEY_PKCS8)
-            .expect("a valid test key");
         Arc::new(MemoryApi {
             clock,
-            key: EncodingKey::from_ed_der(&der),
             lifetime_secs: AtomicI64::new(600),
             subject: Mutex::new("1".into()),
             session_alive: Mutex::new(false),
@@ -114,9 +104,7 @@ impl MemoryApi {
     }
 
     pub fn jwks() -> String {
-        format!(
-            r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"test","alg":"EdDSA","use":"sig","x":"{PUBLIC_KEY_X}"}}]}}"#
-        )
+        test_keys::jwks(&[&test_keys::FIRST])
     }
 
     /// A JWT as the API would issue it now.
@@ -129,9 +117,7 @@ impl MemoryApi {
             "exp": now + self.lifetime_secs.load(Ordering::Relaxed),
             "jti": self.issued.fetch_add(1, Ordering::Relaxed).to_string(),
         });
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some("test".into());
-        encode(&header, &claims, &self.key).expect("the test key signs")
+        test_keys::FIRST.sign(&claims)
     }
 
     pub fn count(&self, call: Call) -> usize {
