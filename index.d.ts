@@ -88,6 +88,8 @@ export interface AuthClientOptions {
   audience?: string | Array<string>
   algorithms?: Array<string>
   leewaySeconds?: number
+  /** Fetched JWKS older than this (default 600) is refetched before the next refresh. */
+  jwksMaxAgeSeconds?: number
   refreshBeforeExpirySeconds?: number
   requestTimeoutMs?: number
   /** First pause after a failed refresh (default 1000); doubles per failure, with jitter. */

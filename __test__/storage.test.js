@@ -262,8 +262,21 @@ test.describe('storage backends', () => {
     const client = newClient(ref.server, { storage: backend })
     const error = await rejection(client.login(ref.server.user))
     assert.equal(error.code, 'E_STORAGE')
-    assert.match(error.message, /save\(\) failed: disk full/)
+    assert.match(error.message, /save\(\) threw or rejected/)
+    assert.equal(error.message.includes('disk full'), false, 'the backend\'s own text is not repeated')
     assert.equal(client.isAuthenticated(), false)
+  })
+
+  test('a JS backend whose load() resolves to a non-string is E_STORAGE without quoting it', async () => {
+    const record = 'RECORD-eyJhbGciOiJSUzI1NiJ9'
+    for (const loaded of [Buffer.from(record), { record }, 42, [record]]) {
+      const client = newClient(ref.server, { storage: { load: () => loaded, save: () => {}, clear: () => {} } })
+      const error = await rejection(client.restore())
+      assert.equal(error.code, 'E_STORAGE')
+      assert.match(error.message, /load\(\) resolved to something other than a string, null or undefined/)
+      assert.equal(error.message.includes('RECORD'), false, error.message)
+      assert.equal(error.message.includes('42'), false, error.message)
+    }
   })
 
   test('a storage value that is not a backend is E_CONFIG or a clear TypeError', () => {

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     BadResponse,
     TokenInvalid,
     Storage,
+    /// A method was called with an argument of the wrong type (the message names it).
+    InvalidArgument,
     Internal,
 }
 
@@ -40,6 +42,7 @@ impl ErrorCode {
             ErrorCode::BadResponse => "E_BAD_RESPONSE",
             ErrorCode::TokenInvalid => "E_TOKEN_INVALID",
             ErrorCode::Storage => "E_STORAGE",
+            ErrorCode::InvalidArgument => "E_INVALID_ARGUMENT",
             ErrorCode::Internal => "E_INTERNAL",
         }
     }

@@ -43,19 +43,55 @@ impl FromNapiValue for Completed {
     }
 }
 
+/// What `load()` resolved to, checked here: napi's own conversion error would quote the
+/// value, which may be the session record.
+pub struct LoadedRecord(Option<String>);
+
+/// The reason of the error `LoadedRecord` fails with, told apart from a rejection.
+const NOT_A_RECORD: &str = "load() resolved to something other than a string, null or undefined";
+
+impl TypeName for LoadedRecord {
+    fn type_name() -> &'static str {
+        "string | null | undefined"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for LoadedRecord {}
+
+impl FromNapiValue for LoadedRecord {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: `value` is a live value of `env`, as napi hands it to us.
+        let value = unsafe { Unknown::from_raw_unchecked(env, value) };
+        match value.get_type()? {
+            // SAFETY: checked to be a string.
+            ValueType::String => Ok(LoadedRecord(Some(unsafe { value.cast::<String>() }?))),
+            ValueType::Null | ValueType::Undefined => Ok(LoadedRecord(None)),
+            _ => Err(Error::new(Status::InvalidArg, NOT_A_RECORD)),
+        }
+    }
+}
+
 /// Weak: the store never keeps the Node process alive.
 type Callback<T, R> = ThreadsafeFunction<T, Promise<R>, T, Status, false, true>;
 
 pub struct JsStore {
-    load: Callback<(), Option<String>>,
+    load: Callback<(), LoadedRecord>,
     save: Callback<String, Completed>,
     clear: Callback<(), Completed>,
 }
 
+/// The backend is the host's code: what it threw is not copied into our error (it could
+/// hold anything, the record included), only what went wrong.
 fn backend_failed(operation: &str, err: Error) -> AuthError {
+    if err.reason == NOT_A_RECORD {
+        return AuthError::storage(format!("the storage backend's {NOT_A_RECORD}"));
+    }
     AuthError::storage(format!(
-        "the storage backend's {operation}() failed: {}",
-        err.reason.chars().take(200).collect::<String>()
+        "the storage backend's {operation}() threw or rejected; check the backend (its error is not repeated here)"
     ))
 }
 
@@ -102,7 +138,7 @@ async fn settled<T: 'static + JsValuesTupleIntoVec, R: 'static + FromNapiValue +
 impl SessionStore for JsStore {
     fn load(&self) -> StoreFuture<'_, Option<Secret>> {
         Box::pin(async move {
-            let loaded = settled("load", &self.load, ()).await?;
+            let LoadedRecord(loaded) = settled("load", &self.load, ()).await?;
             Ok(loaded.filter(|data| !data.is_empty()).map(Secret::new))
         })
     }

@@ -1,5 +1,6 @@
 //! `McpAuthProvider`: converts what `crate::mcp::McpAccess` answers for one MCP server.
 
+use super::args;
 use super::raw_function::{data_of, plain_function};
 use super::{guarded, settle};
 use crate::errors::catch_panic;
@@ -142,30 +143,36 @@ impl McpAuthProvider {
     }
 
     /// The server said 401: drop this JWT and refresh once (shared); never an OAuth flow.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "rejectedToken?: string | undefined | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn on_unauthorized<'env>(
         &self,
         env: &'env Env,
-        rejected_token: Option<String>,
+        rejected_token: Option<Unknown<'env>>,
     ) -> Result<PromiseRaw<'env, ()>> {
         guarded(env, || {
-            settle(
-                env,
-                self.access.on_unauthorized(rejected_token.as_deref()),
-                |()| (),
-            )
+            let work = args::optional_string(rejected_token.as_ref(), "rejectedToken")
+                .map(|token| self.access.on_unauthorized(token.as_deref()));
+            settle(env, async move { work?.await }, |()| ())
         })
     }
 
     /// `"tokens"` / `"all"`: as `onUnauthorized`; other scopes hold nothing to invalidate.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "scope?: string | undefined | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn invalidate_credentials<'env>(
         &self,
         env: &'env Env,
-        scope: Option<String>,
+        scope: Option<Unknown<'env>>,
     ) -> Result<PromiseRaw<'env, ()>> {
         guarded(env, || {
-            settle(env, self.access.invalidate(scope.as_deref()), |()| ())
+            let work = args::optional_string(scope.as_ref(), "scope")
+                .map(|scope| self.access.invalidate(scope.as_deref()));
+            settle(env, async move { work?.await }, |()| ())
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The JavaScript surface (CONTRACT.md): converts options, results, errors and callbacks
 //! between JS and the core, and nothing else.
 
+mod args;
 mod mcp;
 mod raw_function;
 
@@ -9,13 +10,14 @@ pub use mcp::McpAuthProvider;
 pub(crate) use raw_function::plain_function;
 
 use crate::config::{check_transport, Config, ConfigInput, PathsInput};
-use crate::errors::{catch_panic, catch_panic_async, AuthError};
+use crate::errors::{catch_panic, catch_panic_async, AuthError, ErrorCode};
 use crate::js_guard::quiet;
 use crate::js_storage::JsStore;
 use crate::mcp::McpAccess;
 use crate::secret::Secret;
 use crate::session::{AuthCore, AuthStatus};
 use crate::storage::{open_store, SessionStore};
+use args::Shape;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -210,6 +212,64 @@ pub struct LoginCredentials {
     pub remember: Option<bool>,
 }
 
+// The types `args` checks before napi converts: the shapes of `AuthClientOptions`,
+// `PathOptions` and `LoginCredentials` above, field for field.
+const PATHS_SHAPE: Shape = Shape::Fields(&[
+    ("csrf", Shape::StringOrNull),
+    ("login", Shape::String),
+    ("logout", Shape::String),
+    ("status", Shape::String),
+    ("token", Shape::String),
+    ("refresh", Shape::StringOrNull),
+    ("jwks", Shape::String),
+]);
+
+const OPTIONS_SHAPE: Shape = Shape::Fields(&[
+    ("baseUrl", Shape::Required(&Shape::String)),
+    ("paths", PATHS_SHAPE),
+    ("issuer", Shape::String),
+    ("audience", Shape::StringOrStringList),
+    ("algorithms", Shape::StringList),
+    ("leewaySeconds", Shape::Number),
+    ("jwksMaxAgeSeconds", Shape::Number),
+    ("refreshBeforeExpirySeconds", Shape::Number),
+    ("requestTimeoutMs", Shape::Number),
+    ("refreshRetryMinMs", Shape::Number),
+    ("refreshRetryMaxMs", Shape::Number),
+    ("storage", Shape::StringOrObject),
+    ("storageDir", Shape::String),
+    ("keyringService", Shape::String),
+    ("account", Shape::String),
+    ("trustedOrigins", Shape::StringList),
+    ("storageFallback", Shape::String),
+    ("logLevel", Shape::String),
+]);
+
+const CREDENTIALS_SHAPE: Shape = Shape::Fields(&[
+    ("email", Shape::Required(&Shape::String)),
+    ("password", Shape::Required(&Shape::String)),
+    ("remember", Shape::Boolean),
+]);
+
+/// A required string argument of a synchronous method.
+fn string_arg(env: &Env, value: &Unknown, name: &str) -> Result<String> {
+    args::take(value, &Shape::String, name, ErrorCode::InvalidArgument)
+        .map_err(|err| js_error(env, err))
+}
+
+fn callback_arg<'env, T: 'static + JsValuesTupleIntoVec>(
+    env: &Env,
+    value: &Unknown<'env>,
+) -> Result<Function<'env, T, ()>> {
+    args::take(
+        value,
+        &Shape::Function,
+        "callback",
+        ErrorCode::InvalidArgument,
+    )
+    .map_err(|err| js_error(env, err))
+}
+
 #[napi(object, js_name = "LogRecord")]
 pub struct JsLogRecord {
     #[napi(ts_type = "'error' | 'warn' | 'info' | 'debug' | 'trace'")]
@@ -257,9 +317,12 @@ pub struct AuthClient {
 #[napi]
 impl AuthClient {
     /// Validates the options; never does I/O.
-    #[napi(constructor)]
-    pub fn new(env: Env, options: AuthClientOptions) -> Result<Self> {
+    #[napi(constructor, ts_args_type = "options: AuthClientOptions")]
+    pub fn new(env: Env, options: Unknown<'_>) -> Result<Self> {
         guarded(&env, || {
+            let options: AuthClientOptions =
+                args::take(&options, &OPTIONS_SHAPE, "options", ErrorCode::Config)
+                    .map_err(|err| js_error(&env, err))?;
             let backend = match &options.storage {
                 Some(Either::B(object)) => Some(*object),
                 _ => None,
@@ -277,19 +340,31 @@ impl AuthClient {
     }
 
     /// Session login, then a JWT verified against the JWKS, then stored.
-    #[napi(ts_return_type = "Promise<AuthStatus>")]
+    #[napi(
+        ts_args_type = "credentials: LoginCredentials",
+        ts_return_type = "Promise<AuthStatus>"
+    )]
     pub fn login<'env>(
         &self,
         env: &'env Env,
-        credentials: LoginCredentials,
+        credentials: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, JsAuthStatus>> {
         guarded(env, || {
             let core = self.core.clone();
-            let password = Secret::new(credentials.password);
-            let remember = credentials.remember.unwrap_or(true);
+            let credentials: std::result::Result<LoginCredentials, AuthError> = args::take(
+                &credentials,
+                &CREDENTIALS_SHAPE,
+                "credentials",
+                ErrorCode::InvalidArgument,
+            );
             settle(
                 env,
-                async move { core.login(&credentials.email, password, remember).await },
+                async move {
+                    let credentials = credentials?;
+                    let password = Secret::new(credentials.password);
+                    let remember = credentials.remember.unwrap_or(true);
+                    core.login(&credentials.email, password, remember).await
+                },
                 JsAuthStatus::from,
             )
         })
@@ -347,9 +422,13 @@ impl AuthClient {
     }
 
     /// Signature (cached JWKS), algorithm, time and audience claims; default: the stored token.
-    #[napi]
-    pub fn is_jwt_token_valid(&self, env: Env, token: Option<String>) -> Result<bool> {
-        guarded(&env, || Ok(self.core.is_token_valid(token.as_deref())))
+    #[napi(ts_args_type = "token?: string | undefined | null")]
+    pub fn is_jwt_token_valid(&self, env: Env, token: Option<Unknown<'_>>) -> Result<bool> {
+        guarded(&env, || {
+            let token = args::optional_string(token.as_ref(), "token")
+                .map_err(|err| js_error(&env, err))?;
+            Ok(self.core.is_token_valid(token.as_deref()))
+        })
     }
 
     #[napi]
@@ -370,9 +449,10 @@ impl AuthClient {
     pub fn on_status_change<'env>(
         &self,
         env: &'env Env,
-        callback: Function<'env, JsAuthStatus, ()>,
+        callback: Unknown<'env>,
     ) -> Result<Function<'env, (), ()>> {
         guarded(env, || {
+            let callback: Function<'env, JsAuthStatus, ()> = callback_arg(env, &callback)?;
             let deliver = js_listener(env, callback)?;
             let id = self
                 .core
@@ -392,9 +472,10 @@ impl AuthClient {
     pub fn on_log<'env>(
         &self,
         env: &'env Env,
-        callback: Function<'env, JsLogRecord, ()>,
+        callback: Unknown<'env>,
     ) -> Result<Function<'env, (), ()>> {
         guarded(env, || {
+            let callback: Function<'env, JsLogRecord, ()> = callback_arg(env, &callback)?;
             let deliver = js_listener(env, callback)?;
             let id =
                 self.core
@@ -432,9 +513,10 @@ impl AuthClient {
     }
 
     /// A provider for one MCP server; throws unless its origin is in `trustedOrigins`.
-    #[napi]
-    pub fn mcp_provider(&self, env: Env, server_url: String) -> Result<McpAuthProvider> {
+    #[napi(ts_args_type = "serverUrl: string")]
+    pub fn mcp_provider(&self, env: Env, server_url: Unknown<'_>) -> Result<McpAuthProvider> {
         guarded(&env, || {
+            let server_url = string_arg(&env, &server_url, "serverUrl")?;
             let access = McpAccess::new(self.core.clone(), &server_url)
                 .map_err(|err| js_error(&env, err))?;
             Ok(McpAuthProvider::new(access))
@@ -442,17 +524,19 @@ impl AuthClient {
     }
 
     /// Whether `url` may receive the JWT (exact origin match against `trustedOrigins`).
-    #[napi]
-    pub fn is_trusted_url(&self, env: Env, url: String) -> Result<bool> {
+    #[napi(ts_args_type = "url: string")]
+    pub fn is_trusted_url(&self, env: Env, url: Unknown<'_>) -> Result<bool> {
         guarded(&env, || {
+            let url = string_arg(&env, &url, "url")?;
             Ok(crate::mcp::trusted_origin_of(&self.core, &url).is_ok())
         })
     }
 
     /// Whether `url` may carry credentials at all: `https://`, or `http://` to loopback.
-    #[napi]
-    pub fn is_secure_url(&self, env: Env, url: String) -> Result<bool> {
+    #[napi(ts_args_type = "url: string")]
+    pub fn is_secure_url(&self, env: Env, url: Unknown<'_>) -> Result<bool> {
         guarded(&env, || {
+            let url = string_arg(&env, &url, "url")?;
             Ok(url::Url::parse(&url).is_ok_and(|url| check_transport(&url, "url").is_ok()))
         })
     }
