@@ -37,14 +37,29 @@ export interface AuthClientLike {
 export interface RegisterAuthIpcOptions {
   /** Channels are `<prefix>:login`, `:logout`, `:status`, `:restore` (and `:token`). Default `"symbiote-auth"`. */
   channelPrefix?: string
-  /** Adds the `<prefix>:token` channel, which hands the raw JWT to any renderer. Default `false`. */
+  /**
+   * Adds the `<prefix>:token` channel, which hands the raw JWT to renderers the sender policy
+   * admits. Default `false`; `true` needs an explicit `allowedOrigins` or `allowSender`.
+   */
   exposeToken?: boolean
   /**
    * Extra push targets besides the renderers that called `onStatusChange`: BrowserWindows
    * or webContents, e.g. `() => BrowserWindow.getAllWindows()`. Called on every change.
    */
   getWindows?: () => Iterable<{ webContents: WebContentsLike; isDestroyed?(): boolean } | WebContentsLike>
-  /** Refuse a renderer (e.g. by `event.senderFrame.url`): its calls reject with `E_FORBIDDEN_SENDER`. */
+  /**
+   * Origins whose pages may use the auth API (`"file://"`, `"app://bundle"`,
+   * `"http://localhost:5173"`). Default `["file://"]`, unless `allowSender` is given alone,
+   * which then decides the origin itself. Only a window's main frame may ever call or get
+   * pushes; iframes are refused.
+   */
+  allowedOrigins?: string[]
+  /**
+   * Your own check, on top of the main-frame rule (and `allowedOrigins` when given): called
+   * with the IPC event for every call, and with `{ sender, senderFrame }` (the window's main
+   * frame as it is now) before every status push. `false` rejects the call with
+   * `E_FORBIDDEN_SENDER` and skips the push.
+   */
   allowSender?: (event: IpcMainEventLike) => boolean
 }
 
@@ -112,7 +127,7 @@ export function channelsFor(prefix: string): AuthChannels
 export const ERROR_CODES: {
   /** A renderer sent something that is not what the channel takes. */
   readonly INVALID_ARGUMENT: 'E_INVALID_ARGUMENT'
-  /** `allowSender` refused the renderer. */
+  /** The sender policy refused the frame (not a main frame, origin not allowed, or `allowSender`). */
   readonly FORBIDDEN_SENDER: 'E_FORBIDDEN_SENDER'
 }
 
@@ -120,3 +135,6 @@ export const LIMITS: {
   readonly MAX_EMAIL_LENGTH: number
   readonly MAX_PASSWORD_LENGTH: number
 }
+
+/** `["file://"]`: who may use the API when neither `allowedOrigins` nor `allowSender` is given. */
+export const DEFAULT_ALLOWED_ORIGINS: readonly string[]

@@ -11,6 +11,9 @@
 
 const DEFAULT_CHANNEL_PREFIX = 'symbiote-auth'
 const DEFAULT_API_KEY = 'symbioteAuth'
+// Pages loaded from the app's own files. An app with its own scheme (app://) or a dev
+// server lists those origins in `allowedOrigins`.
+const DEFAULT_ALLOWED_ORIGINS = Object.freeze(['file://'])
 
 // RFC 5321: a 64-character local part, "@", a 255-character domain.
 const MAX_EMAIL_LENGTH = 320
@@ -56,6 +59,50 @@ function checkChannelPrefix(prefix) {
 function checkMethods(value, name, methods) {
   const missing = methods.filter((method) => typeof value?.[method] !== 'function')
   if (missing.length > 0) throw configError(`${name} has no ${missing.join(', ')}(): pass ${name} itself`)
+}
+
+// ----- who may talk to the auth API ------------------------------------------------------
+
+// The origin a page URL belongs to, comparable with what `allowedOrigins` lists: every
+// file: URL is `file://`, and a custom scheme (app://bundle/…) keeps scheme and host
+// (WHATWG URL gives "null" for both).
+function originOf(url) {
+  let parsed
+  try {
+    parsed = new URL(url)
+  } catch {
+    return null
+  }
+  if (parsed.protocol === 'file:') return 'file://'
+  return parsed.host ? `${parsed.protocol}//${parsed.host}` : null
+}
+
+function parseAllowedOrigins(list) {
+  if (!Array.isArray(list) || list.length === 0) {
+    throw configError('allowedOrigins must be a non-empty array of origins such as "file://" or "app://bundle"')
+  }
+  return new Set(
+    list.map((entry, index) => {
+      const origin = typeof entry === 'string' ? originOf(entry) : null
+      if (!origin) throw configError(`allowedOrigins[${index}] is not an origin such as "file://", "app://bundle" or "http://localhost:5173"`)
+      return origin
+    })
+  )
+}
+
+// Electron's security checklist: validate the sender of every IPC message. A frame may
+// use the API when it is the main frame of its window (never an iframe), its page is on
+// an allowed origin (`allowedOrigins`: null leaves that to allowSender), and
+// `allowSender` (if given) agrees. The same check runs for every call and before every
+// push, so a page that navigated elsewhere, or a window the policy refuses, gets nothing.
+function senderPolicy(allowedOrigins, allowSender) {
+  return (event) => {
+    const frame = event?.senderFrame
+    // Electron sets senderFrame to null once the frame navigated away or was destroyed.
+    if (!frame || frame.parent != null || event.sender?.isDestroyed?.()) return false
+    if (allowedOrigins && !allowedOrigins.has(originOf(frame.url))) return false
+    return allowSender ? allowSender(event) === true : true
+  }
 }
 
 // ----- validation of what a renderer sends ---------------------------------------------
@@ -124,7 +171,7 @@ const registrations = new WeakMap()
  * registration of that prefix first. Returns `dispose()`.
  */
 function registerAuthIpc(ipcMain, client, options = {}) {
-  const { channelPrefix = DEFAULT_CHANNEL_PREFIX, exposeToken = false, getWindows, allowSender } = options
+  const { channelPrefix = DEFAULT_CHANNEL_PREFIX, exposeToken = false, getWindows, allowSender, allowedOrigins } = options
   checkMethods(ipcMain, 'ipcMain', ['handle', 'removeHandler', 'on', 'removeListener'])
   checkMethods(client, 'client', ['login', 'logout', 'status', 'restore', 'onStatusChange', 'getJwtToken'])
   checkChannelPrefix(channelPrefix)
@@ -132,6 +179,13 @@ function registerAuthIpc(ipcMain, client, options = {}) {
   for (const [name, value] of Object.entries({ getWindows, allowSender })) {
     if (value !== undefined && typeof value !== 'function') throw configError(`${name} must be a function when given`)
   }
+  if (exposeToken && allowSender === undefined && allowedOrigins === undefined) {
+    throw configError('exposeToken: true hands the JWT to renderers: it needs an explicit sender policy (allowedOrigins or allowSender)')
+  }
+  // allowSender alone takes over the origin check; allowedOrigins (or its default) and
+  // allowSender together must both agree.
+  const origins = allowedOrigins !== undefined || !allowSender ? parseAllowedOrigins(allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS) : null
+  const permitted = senderPolicy(origins, allowSender)
 
   const channels = channelsFor(channelPrefix)
   const byPrefix = registrations.get(ipcMain) ?? new Map()
@@ -139,10 +193,13 @@ function registerAuthIpc(ipcMain, client, options = {}) {
   byPrefix.get(channelPrefix)?.()
 
   const checkSender = (event) => {
-    if (allowSender && !allowSender(event)) {
-      throw codedError(FORBIDDEN_SENDER, 'this renderer is not allowed to use the auth API (allowSender refused it)')
+    if (!permitted(event)) {
+      throw codedError(FORBIDDEN_SENDER, 'this frame may not use the auth API: only the main frame of a window on an allowed origin (allowedOrigins, allowSender)')
     }
   }
+  // What a push is checked with: the target window's main frame as it is now.
+  const mayReceive = (webContents) =>
+    !webContents.isDestroyed() && permitted({ sender: webContents, senderFrame: webContents.mainFrame })
 
   const operations = {
     [channels.login]: async (args) => publicStatus(await client.login(parseCredentials(args))),
@@ -185,12 +242,14 @@ function registerAuthIpc(ipcMain, client, options = {}) {
     throw error
   }
 
-  // Renderers that asked for status pushes, each with its 'destroyed' cleanup.
+  // Renderers that asked for status pushes, each with its cleanup: a subscription ends
+  // when its window is destroyed or its page navigates (the next page subscribes anew).
   const subscribers = new Map()
   const forget = (webContents) => {
     const cleanup = subscribers.get(webContents)
     if (!cleanup) return
     webContents.removeListener('destroyed', cleanup)
+    webContents.removeListener('did-navigate', cleanup)
     subscribers.delete(webContents)
   }
   const onSubscribe = (event) => {
@@ -201,8 +260,9 @@ function registerAuthIpc(ipcMain, client, options = {}) {
       return // `send` has no reply; a refused renderer simply gets no pushes.
     }
     if (subscribers.has(webContents) || webContents.isDestroyed()) return
-    const cleanup = () => subscribers.delete(webContents)
+    const cleanup = () => forget(webContents)
     webContents.once('destroyed', cleanup)
+    webContents.once('did-navigate', cleanup)
     subscribers.set(webContents, cleanup)
   }
   const onUnsubscribe = (event) => forget(event.sender)
@@ -221,7 +281,7 @@ function registerAuthIpc(ipcMain, client, options = {}) {
   const stopWatchingStatus = client.onStatusChange((status) => {
     const pushed = publicStatus(status)
     for (const webContents of pushTargets()) {
-      if (webContents.isDestroyed()) continue
+      if (!mayReceive(webContents)) continue
       // One window failing to take the message must not keep it from the others.
       try {
         webContents.send(channels.statusChanged, pushed)
@@ -325,5 +385,6 @@ module.exports = {
   exposeAuthApi,
   channelsFor,
   ERROR_CODES: Object.freeze({ INVALID_ARGUMENT, FORBIDDEN_SENDER }),
+  DEFAULT_ALLOWED_ORIGINS,
   LIMITS: Object.freeze({ MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH })
 }

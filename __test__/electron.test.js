@@ -13,6 +13,14 @@ const { createFakeElectron } = require('./helpers/fake-electron')
 const channels = channelsFor('symbiote-auth')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const nextTask = () => new Promise((resolve) => setImmediate(resolve))
+const thrownBy = (fn) => {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  assert.fail('expected a throw')
+}
 
 let srv
 let accountSequence = 0
@@ -63,7 +71,9 @@ async function rejection(promise) {
 function setUp({ client = newClient(), pushToAllWindows = false, ...options } = {}) {
   const electron = createFakeElectron()
   const getWindows = pushToAllWindows ? () => electron.BrowserWindow.getAllWindows() : undefined
-  const dispose = registerAuthIpc(electron.ipcMain, client, { ...options, getWindows })
+  // The fake windows load app://renderer/… unless a test says otherwise: the app's origin.
+  const policy = options.allowSender ? {} : { allowedOrigins: [APP_ORIGIN] }
+  const dispose = registerAuthIpc(electron.ipcMain, client, { ...policy, ...options, getWindows })
   const preload = (contextBridge, ipcRenderer) =>
     exposeAuthApi(contextBridge, ipcRenderer, { exposeToken: options.exposeToken })
   const openWindow = (url) => {
@@ -72,6 +82,8 @@ function setUp({ client = newClient(), pushToAllWindows = false, ...options } = 
   }
   return { electron, client, dispose, openWindow }
 }
+
+const APP_ORIGIN = 'app://renderer'
 
 async function until(condition, what, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs
@@ -180,7 +192,7 @@ test.describe('login, status, restore, logout through IPC', () => {
 
   test('preload errors carry .code when contextBridge is not in the way', async () => {
     const electron = createFakeElectron()
-    registerAuthIpc(electron.ipcMain, newClient())
+    registerAuthIpc(electron.ipcMain, newClient(), { allowedOrigins: [APP_ORIGIN] })
     const page = {}
     const sameWorld = { exposeInMainWorld: (key, api) => (page[key] = api) }
     exposeAuthApi(sameWorld, electron.openWindow().ipcRenderer)
@@ -289,6 +301,94 @@ test.describe('input from the renderer is validated before the client sees it', 
     await until(() => trusted.webContents.listenerCount('destroyed') === 1, 'the trusted subscription')
     assert.equal(stranger.webContents.listenerCount('destroyed'), 0)
     assert.equal((await trusted.api.status()).state, 'signed-out')
+  })
+})
+
+test.describe('the sender policy applies to every call and every push', () => {
+  const signedIn = {
+    state: 'valid',
+    authenticated: true,
+    user: { id: '1', email: 'demo@example.com', displayName: null, roles: ['user'] },
+    expiresAt: null,
+    lastError: null,
+    persistent: false
+  }
+  function pushingClient() {
+    const client = recordingClient()
+    const listeners = new Set()
+    client.onStatusChange = (listener) => {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    }
+    client.push = (status) => listeners.forEach((listener) => listener(status))
+    return client
+  }
+  const pushesTo = (window) => window.webContents.sent.filter(({ channel }) => channel === channels.statusChanged)
+
+  test('a window allowSender refuses gets no push, even when getWindows lists it', async () => {
+    const client = pushingClient()
+    const { openWindow } = setUp({ client, pushToAllWindows: true, allowSender: (event) => event.senderFrame.url.startsWith('app://trusted/') })
+    const trusted = openWindow('app://trusted/index.html')
+    const refused = openWindow('app://other/index.html')
+    client.push(signedIn)
+    await until(() => pushesTo(trusted).length === 1, 'the push to the trusted window')
+    await sleep(20)
+    assert.deepEqual(pushesTo(refused), [], 'the user, email and roles never reach the refused window')
+  })
+
+  test('after a trusted page navigates to another origin, it gets no more pushes', async () => {
+    for (const pushToAllWindows of [false, true]) {
+      const client = pushingClient()
+      const { openWindow } = setUp({ client, pushToAllWindows })
+      const window = openWindow(`${APP_ORIGIN}/index.html`)
+      window.api.onStatusChange(() => {})
+      await until(() => window.webContents.listenerCount('did-navigate') === 1, 'the subscription')
+      client.push(signedIn)
+      await until(() => pushesTo(window).length === 1, 'the first push')
+      window.webContents.navigate('https://evil.example/')
+      assert.equal(window.webContents.listenerCount('did-navigate'), 0, 'the subscription ended with the page')
+      client.push({ ...signedIn, state: 'refreshing' })
+      await sleep(20)
+      assert.equal(pushesTo(window).length, 1, `no push after the navigation (getWindows: ${pushToAllWindows})`)
+    }
+  })
+
+  test('by default only the main frame of a file:// page may call: other origins and iframes are refused', async () => {
+    const electron = createFakeElectron()
+    const client = recordingClient()
+    registerAuthIpc(electron.ipcMain, client)
+    const preload = (contextBridge, ipcRenderer) => exposeAuthApi(contextBridge, ipcRenderer)
+    const local = electron.openWindow({ url: 'file:///opt/app/index.html', preload })
+    const evil = electron.openWindow({ url: 'https://evil.example/', preload })
+    assert.equal((await local.mainWorld.symbioteAuth.status()).state, 'signed-out')
+    assert.match((await rejection(evil.mainWorld.symbioteAuth.status())).message, /^E_FORBIDDEN_SENDER: /)
+    const iframe = local.webContents.openSubframe('file:///opt/app/embedded.html')
+    const reply = await iframe.invoke(channels.status)
+    assert.equal(reply.ok, false)
+    assert.equal(reply.error.code, 'E_FORBIDDEN_SENDER', 'an iframe is refused even on an allowed origin')
+    assert.deepEqual(client.calls.map(({ name }) => name), ['status'])
+  })
+
+  test('exposeToken: true is refused without an explicit sender policy, and evil.example never gets the JWT', async () => {
+    const electron = createFakeElectron()
+    const error = thrownBy(() => registerAuthIpc(electron.ipcMain, recordingClient(), { exposeToken: true }))
+    assert.equal(error.code, 'E_CONFIG')
+    assert.match(error.message, /explicit sender policy/)
+    const client = recordingClient()
+    registerAuthIpc(electron.ipcMain, client, { exposeToken: true, allowedOrigins: [APP_ORIGIN] })
+    const preload = (contextBridge, ipcRenderer) => exposeAuthApi(contextBridge, ipcRenderer, { exposeToken: true })
+    const evil = electron.openWindow({ url: 'https://evil.example/', preload })
+    assert.match((await rejection(evil.mainWorld.symbioteAuth.getJwtToken())).message, /^E_FORBIDDEN_SENDER: /)
+    const app = electron.openWindow({ url: `${APP_ORIGIN}/index.html`, preload })
+    assert.equal(await app.mainWorld.symbioteAuth.getJwtToken(), 'not.a.token')
+    assert.deepEqual(client.calls.map(({ name }) => name), ['getJwtToken'])
+  })
+
+  test('allowedOrigins entries are checked at registration', () => {
+    const { ipcMain } = createFakeElectron()
+    for (const allowedOrigins of [[], 'file://', ['not an origin'], [42]]) {
+      assert.equal(thrownBy(() => registerAuthIpc(ipcMain, recordingClient(), { allowedOrigins })).code, 'E_CONFIG')
+    }
   })
 })
 
@@ -425,8 +525,8 @@ test.describe('lifecycle', () => {
   test('registering the same prefix again replaces the first registration instead of throwing', async () => {
     const { client, watchers } = countingClient()
     const electron = createFakeElectron()
-    const disposeFirst = registerAuthIpc(electron.ipcMain, client)
-    const disposeSecond = registerAuthIpc(electron.ipcMain, client)
+    const disposeFirst = registerAuthIpc(electron.ipcMain, client, { allowedOrigins: [APP_ORIGIN] })
+    const disposeSecond = registerAuthIpc(electron.ipcMain, client, { allowedOrigins: [APP_ORIGIN] })
     assert.equal(watchers.size, 1)
     assert.equal(electron.ipcMain.handledChannels().length, 4)
 
@@ -435,7 +535,7 @@ test.describe('lifecycle', () => {
     const window = electron.openWindow({ preload: (bridge, ipc) => exposeAuthApi(bridge, ipc) })
     assert.equal((await window.mainWorld.symbioteAuth.status()).state, 'signed-out')
 
-    const disposeOther = registerAuthIpc(electron.ipcMain, client, { channelPrefix: 'other-app' })
+    const disposeOther = registerAuthIpc(electron.ipcMain, client, { channelPrefix: 'other-app', allowedOrigins: [APP_ORIGIN] })
     assert.equal(electron.ipcMain.handledChannels().length, 8)
     disposeSecond()
     disposeOther()

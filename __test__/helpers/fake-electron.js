@@ -17,7 +17,10 @@
 //   copied, functions are proxied in both directions, thrown or rejected errors become
 //   a new Error with only the message, and an existing key cannot be overwritten;
 // - delivery is asynchronous and in order; a destroyed webContents gets nothing, its
-//   pending invoke replies are dropped, and calling send() on it throws.
+//   pending invoke replies are dropped, and calling send() on it throws;
+// - an IPC event's `senderFrame` is the WebFrameMain that sent it (`url`, `origin`,
+//   `parent`: null for a window's main frame), `webContents.mainFrame` its main frame; a
+//   navigation of the main frame emits 'did-navigate' and gives it a new URL.
 
 const { EventEmitter } = require('node:events')
 
@@ -59,34 +62,37 @@ class FakeIpcMain extends EventEmitter {
   }
 
   /** The main-process half of ipcRenderer.invoke: resolves to { result } or { error }. */
-  async dispatchInvoke(sender, channel, args) {
+  async dispatchInvoke(sender, channel, args, frame) {
     await nextTask()
     const handler = this.#handlers.get(channel)
     if (!handler) return { error: `Error: No handler registered for '${channel}'` }
     try {
-      return { result: cloneAcrossProcesses(await handler(sender.createEvent(), ...args)) }
+      return { result: cloneAcrossProcesses(await handler(sender.createEvent(frame), ...args)) }
     } catch (error) {
       return { error: String(error) }
     }
   }
 
-  async dispatchSend(sender, channel, args) {
+  async dispatchSend(sender, channel, args, frame) {
     await nextTask()
-    this.emit(channel, sender.createEvent(), ...args)
+    this.emit(channel, sender.createEvent(frame), ...args)
   }
 }
 
 class FakeIpcRenderer extends EventEmitter {
   #webContents
+  #frame
 
-  constructor(webContents) {
+  /** `frame`: the frame it runs in; the window's main frame when not given. */
+  constructor(webContents, frame) {
     super()
     this.#webContents = webContents
+    this.#frame = frame
   }
 
   async invoke(channel, ...args) {
     const sent = cloneAcrossProcesses(args)
-    const reply = await this.#webContents.ipcMain.dispatchInvoke(this.#webContents, channel, sent)
+    const reply = await this.#webContents.ipcMain.dispatchInvoke(this.#webContents, channel, sent, this.#frame)
     // A renderer that went away never hears back.
     if (this.#webContents.isDestroyed()) return new Promise(() => {})
     if ('error' in reply) throw new Error(`Error invoking remote method '${channel}': ${reply.error}`)
@@ -95,7 +101,7 @@ class FakeIpcRenderer extends EventEmitter {
 
   send(channel, ...args) {
     const sent = cloneAcrossProcesses(args)
-    this.#webContents.ipcMain.dispatchSend(this.#webContents, channel, sent)
+    this.#webContents.ipcMain.dispatchSend(this.#webContents, channel, sent, this.#frame)
   }
 
   /** Main → renderer delivery (webContents.send). */
@@ -114,6 +120,7 @@ class FakeWebContents extends EventEmitter {
     this.id = nextWebContentsId++
     this.ipcMain = ipcMain
     this.url = url
+    this.mainFrame = fakeFrame(url, null)
     this.ipcRenderer = new FakeIpcRenderer(this)
     /** Everything webContents.send() delivered, for assertions: [{ channel, args }]. */
     this.sent = []
@@ -139,10 +146,33 @@ class FakeWebContents extends EventEmitter {
     })
   }
 
+  /** The main frame loads `url`: a new page, and 'did-navigate' as Electron emits it. */
+  navigate(url) {
+    this.url = url
+    this.mainFrame.url = url
+    this.emit('did-navigate', {}, url)
+  }
+
+  /** An iframe of this window at `url`, with the ipcRenderer its preload would get. */
+  openSubframe(url) {
+    return new FakeIpcRenderer(this, fakeFrame(url, this.mainFrame))
+  }
+
   // The IpcMainInvokeEvent / IpcMainEvent a handler receives.
-  createEvent() {
-    const origin = new URL(this.url).origin
-    return { sender: this, senderFrame: { url: this.url, origin }, processId: 1, frameId: this.id }
+  createEvent(frame = this.mainFrame) {
+    return { sender: this, senderFrame: frame, processId: 1, frameId: this.id }
+  }
+}
+
+// A WebFrameMain: `origin` as Electron reports it (`file://` for files).
+function fakeFrame(url, parent) {
+  return {
+    url,
+    parent,
+    get origin() {
+      const parsed = new URL(this.url)
+      return parsed.protocol === 'file:' ? 'file://' : `${parsed.protocol}//${parsed.host}`
+    }
   }
 }
 
