@@ -2,13 +2,16 @@
 // Row 2: refresh storm. 1000 concurrent getJwtToken() on an expired token, against one
 // caller doing the same: one refresh round trip (refresh endpoint + JWKS-verified token).
 //
-// Each round starts from the same state: the client holds an expired token, obtained by a
-// forced refresh while the server mints already-expired tokens (`lifetime: -1`; they still
-// verify, within `leewaySeconds`). The scheduler then waits its 1 s floor before its own
-// refresh, so the callers' refresh is the only one; a round that took longer is redone.
+// Each round starts from the same state: the client holds a token that has really expired.
+// It is obtained by a forced refresh while the server mints 1 s tokens (a lifetime the
+// client accepts: it refuses a token already past exp when issued), timed at 600-800 ms
+// into a wall-clock second, so the token expires at the next second, 200-400 ms later. The
+// scheduler then keeps its 1 s floor after that refresh, so for 600 ms or more the token is
+// expired and nobody refreshes it: the callers' refresh is the only one; a round that ran
+// into the floor is redone.
 
 const { createMcpAuthProvider } = require('../../mcp')
-const { fromTask, summarize } = require('../lib/common')
+const { fromTask, summarize, sleep } = require('../lib/common')
 
 const CALLERS = 1000
 
@@ -18,12 +21,16 @@ async function run ({ addon, server, tinybench, log }) {
   const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-storm' })
   await client.login(server.user)
 
-  let expiredAt = 0
+  const SCHEDULER_FLOOR_MS = 1000
+  let refreshedAt = 0
   async function expire () {
-    await server.config({ lifetime: -1 })
+    await server.config({ lifetime: 1 })
+    while (Date.now() % 1000 < 600 || Date.now() % 1000 >= 800) await sleep(2)
     await client.refreshJwtToken()
-    expiredAt = performance.now()
+    refreshedAt = performance.now()
+    const expiresAt = client.status().expiresAt
     await server.config({ lifetime: 900 })
+    while (Date.now() <= expiresAt + 5) await sleep(2)
     if (client.status().state !== 'expired') throw new Error(`expected an expired token, state is ${client.status().state}`)
   }
   const tokenRequests = async () => {
@@ -57,7 +64,7 @@ async function run ({ addon, server, tinybench, log }) {
       const tokens = await Promise.all(calls)
       const finished = performance.now()
       const requests = (await tokenRequests()) - before
-      if (finished - expiredAt > 900) {
+      if (finished - refreshedAt > SCHEDULER_FLOOR_MS - 50) {
         // The scheduler may have joined in: not a clean round.
         redone++
         await expire()
