@@ -254,6 +254,7 @@ function describeClaims(header, claims) {
 // sequences: writing the clipboard, retitling the window, overwriting lines. --json output
 // stays exact JSON.
 function printable(text) {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
@@ -312,7 +313,7 @@ async function runClientCommand(command, options, io) {
 // ----- doctor ----------------------------------------------------------------------------
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
-// The client's default paths (CONTRACT.md) of the endpoints doctor calls itself.
+// The client's default paths (docs/API.md) of the endpoints doctor calls itself.
 const DEFAULT_PATHS = { login: '/api/login', token: '/api/jwt/token', jwks: '/api/jwt/jwks' }
 
 // A request that got no HTTP answer, with what to do about it.

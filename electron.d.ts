@@ -1,20 +1,32 @@
 // Types for symbiote-auth/electron. Electron's own types are not required: the
 // parameters are the parts of ipcMain, ipcRenderer, contextBridge and webContents used.
+// biome-ignore-all lint/suspicious/noExplicitAny: Electron's own ipcMain and ipcRenderer must be assignable to these interfaces, and their listener parameters are typed; only `any` accepts them all
 
 import type { AuthStatus, LoginCredentials } from './index'
 
-/** The part of Electron's `WebContents` that status pushes use. */
+/** The part of Electron's `WebFrameMain` the sender policy reads. */
+export interface WebFrameLike {
+  url: string
+  origin?: string
+  /** `null` for a window's main frame. */
+  parent?: unknown
+}
+
+/** The part of Electron's `WebContents` that status pushes and the sender policy use. */
 export interface WebContentsLike {
   send(channel: string, ...args: unknown[]): void
   isDestroyed(): boolean
-  once(event: 'destroyed', listener: () => void): unknown
-  removeListener(event: 'destroyed', listener: () => void): unknown
+  /** The window's main frame; pushes go only to windows whose main frame the policy admits. */
+  mainFrame?: WebFrameLike
+  once(event: 'destroyed' | 'did-navigate', listener: () => void): unknown
+  removeListener(event: 'destroyed' | 'did-navigate', listener: () => void): unknown
 }
 
 /** The event Electron passes to `ipcMain.handle` / `ipcMain.on` listeners. */
 export interface IpcMainEventLike {
   sender: WebContentsLike
-  senderFrame?: { url: string; origin?: string } | null
+  /** `null` once the frame navigated away or was destroyed: then the call is refused. */
+  senderFrame?: WebFrameLike | null
 }
 
 export interface IpcMainLike {

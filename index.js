@@ -837,3 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AuthClient = nativeBinding.AuthClient
 module.exports.McpAuthProvider = nativeBinding.McpAuthProvider
+module.exports.AuthErrorCode = nativeBinding.AuthErrorCode
+module.exports.ErrorCode = nativeBinding.ErrorCode

@@ -409,7 +409,7 @@ const catalogue = {
         await ref.server.fault({ endpoint: 'status', hang: true })
       },
       act: signInAgain,
-      check: (ctx, { value }) => assert.equal(value.user.id, '1'),
+      check: (_ctx, { value }) => assert.equal(value.user.id, '1'),
     },
     { name: 'token endpoint hangs', code: 'E_TIMEOUT', attack: () => ref.server.fault({ endpoint: 'token', hang: true }), act: signInAgain },
     {

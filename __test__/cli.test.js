@@ -207,6 +207,7 @@ test.describe('commands', () => {
     assert.equal(described.code, 0, described.stderr)
     const iss = described.stdout.split('\n').find((line) => line.startsWith('iss '))
     assert.equal(iss, 'iss    iss\\u001b]52;c;aGk=\\u0007\\u009b2J\\u000dSigned in as admin\\u000aforged line')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may be printed
     assert.doesNotMatch(described.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line ends')
     const json = JSON.parse((await cli(['token', ...args, '--json'])).stdout)
     assert.equal(json.claims.iss, hostile, '--json is exact')

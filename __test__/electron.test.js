@@ -320,7 +320,9 @@ test.describe('the sender policy applies to every call and every push', () => {
       listeners.add(listener)
       return () => listeners.delete(listener)
     }
-    client.push = (status) => listeners.forEach((listener) => listener(status))
+    client.push = (status) => {
+      for (const listener of listeners) listener(status)
+    }
     return client
   }
   const pushesTo = (window) => window.webContents.sent.filter(({ channel }) => channel === channels.statusChanged)

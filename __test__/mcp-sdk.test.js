@@ -41,7 +41,7 @@ for (const variant of variants) {
   const streamable = variant.transport === 'StreamableHTTPClientTransport'
   const endpointPath = streamable ? '/mcp' : '/sse'
 
-  function auth (authClient, serverUrl) {
+  const auth = (authClient, serverUrl) => {
     return variant.wiring === 'fetch'
       ? { fetch: createAuthFetch(authClient, { serverUrl }) }
       : { authProvider: createMcpAuthProvider(authClient, { serverUrl }) }
@@ -52,7 +52,7 @@ for (const variant of variants) {
    * Streamable HTTP clients open their GET stream after connect() resolves; waiting for it
    * keeps its requests out of what a test counts afterwards.
    */
-  async function connect (t, authClient, { url = servers.mcp.origin + endpointPath, options } = {}) {
+  const connect = async (t, authClient, { url = servers.mcp.origin + endpointPath, options } = {}) => {
     const transport = new variant.sdk[variant.transport](new URL(url), { ...auth(authClient, url), ...options })
     const client = new variant.sdk.Client({ name: 'mcp-sdk.test', version: '1.0.0' })
     t.after(() => client.close())
@@ -61,7 +61,7 @@ for (const variant of variants) {
     return { client, transport }
   }
 
-  async function whoami (client) {
+  const whoami = async (client) => {
     const result = await client.callTool({ name: 'whoami', arguments: {} })
     return JSON.parse(result.content[0].text)
   }

@@ -1,7 +1,8 @@
 'use strict'
-// The package as npm ships it: `npm pack` the repo, install the tarball into a fresh
-// project (offline: the package has no runtime dependencies), and load every entry point,
-// the native binary for this platform and the bin from there.
+// The packages as npm ships them: `npm pack` the repo (JS, types, no binary) and this
+// platform's package under npm/ (the binary, as `napi artifacts` puts it there), install
+// both into a fresh project (offline: no runtime dependencies), and load every entry point,
+// the native binary (through the platform package) and the bin from there.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -36,25 +37,55 @@ function npmRun(args, cwd) {
   })
 }
 
-test('npm pack gives a tarball a fresh project installs offline and loads', { timeout: 4 * NPM_TIMEOUT_MS }, async () => {
+/** The npm/<dir> package napi-rs made for this machine (os, cpu and libc match). */
+function platformPackageDir() {
+  const glibc = process.platform === 'linux' && Boolean(process.report?.getReport()?.header?.glibcVersionRuntime)
+  for (const dir of fs.readdirSync(path.join(repoRoot, 'npm'))) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'npm', dir, 'package.json'), 'utf8'))
+    const libcFits = !manifest.libc || manifest.libc.includes(glibc ? 'glibc' : 'musl')
+    if (manifest.os.includes(process.platform) && manifest.cpu.includes(process.arch) && libcFits) return dir
+  }
+  throw new Error(`no package under npm/ for ${process.platform}-${process.arch}`)
+}
+
+test('every target of napi.targets has its platform package, in step with the main version', () => {
+  const { napi } = require('../package.json')
+  const dirs = fs.readdirSync(path.join(repoRoot, 'npm')).sort()
+  assert.equal(dirs.length, napi.targets.length, `npm/ holds ${dirs}`)
+  for (const dir of dirs) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'npm', dir, 'package.json'), 'utf8'))
+    assert.equal(manifest.name, `${name}-${dir}`)
+    assert.equal(manifest.version, version, `${dir} is at ${manifest.version}`)
+    assert.deepEqual(manifest.files, [`${napi.binaryName}.${dir}.node`])
+  }
+})
+
+test('npm pack gives the main and the platform package; a fresh project installs both offline and loads', { timeout: 4 * NPM_TIMEOUT_MS }, async () => {
   const { stdout } = await npmRun(['pack', '--json', '--pack-destination', scratch], repoRoot)
   const [packed] = JSON.parse(stdout)
   const files = packed.files.map((file) => file.path).sort()
-
-  // napi-rs names it <binaryName>.<platform>-<arch>[-abi].node, e.g. linux-x64-gnu.
-  const binaries = files.filter((file) => file.endsWith('.node'))
-  assert.equal(binaries.length, 1, `expected the binary of this platform only, got ${binaries}`)
-  assert.ok(binaries[0].startsWith(`${name}.${process.platform}-${process.arch}`), binaries[0])
+  assert.deepEqual(files.filter((file) => file.endsWith('.node')), [], 'the binary ships in the platform package only')
   for (const entry of ['index.js', 'index.d.ts', 'mcp.js', 'mcp.d.ts', 'electron.js', 'electron.d.ts', 'cli.js', 'package.json']) {
     assert.ok(files.includes(entry), `${entry} is missing from the tarball`)
   }
-  const leaked = files.filter((file) => /^(src|target|__test__|testing|examples|scripts|node_modules|\.venv)\//.test(file))
+  const leaked = files.filter((file) => /^(src|target|__test__|testing|examples|scripts|node_modules|npm|\.venv)\//.test(file))
   assert.deepEqual(leaked, [], 'development files in the tarball')
+
+  // The platform package as the release workflow makes it: npm/<platform> plus the binary.
+  const platform = platformPackageDir()
+  const binary = `${name}.${platform}.node`
+  const platformDir = path.join(scratch, platform)
+  fs.cpSync(path.join(repoRoot, 'npm', platform), platformDir, { recursive: true })
+  fs.copyFileSync(path.join(repoRoot, binary), path.join(platformDir, binary))
+  const platformPacked = JSON.parse((await npmRun(['pack', '--json', '--pack-destination', scratch], platformDir)).stdout)[0]
+  assert.deepEqual(platformPacked.files.map((file) => file.path).sort(), [binary, 'README.md', 'package.json'].sort())
 
   const project = path.join(scratch, 'fresh-project')
   fs.mkdirSync(project)
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'fresh-project', version: '1.0.0', private: true }))
-  await npmRun(['install', '--offline', path.join(scratch, packed.filename)], project)
+  await npmRun(['install', '--offline', path.join(scratch, packed.filename), path.join(scratch, platformPacked.filename)], project)
+  assert.equal(fs.existsSync(path.join(project, 'node_modules', name, binary)), false)
+  assert.ok(fs.existsSync(path.join(project, 'node_modules', `${name}-${platform}`, binary)))
 
   const probe = `
     const { AuthClient } = require('symbiote-auth')

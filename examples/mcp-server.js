@@ -100,7 +100,7 @@ function mcpRouter ({ verifier, resourceMetadataUrl }) {
   router.get('/mcp', auth, inSession)
   router.delete('/mcp', auth, inSession)
 
-  router.get('/sse', auth, async (req, res) => {
+  router.get('/sse', auth, async (_req, res) => {
     const transport = new SSEServerTransport('/messages', res)
     sse.set(transport.sessionId, transport)
     res.on('close', () => sse.delete(transport.sessionId))

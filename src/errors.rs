@@ -1,4 +1,4 @@
-//! Every failure the library reports: a stable code (see CONTRACT.md) and a message that
+//! Every failure the library reports: a stable code (docs/API.md) and a message that
 //! says what happened and what to do. Messages are written by us, never copied from a
 //! response body, so they cannot carry a token, a cookie or a password.
 
@@ -7,23 +7,39 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-/// The stable error codes of the public contract.
+/// The stable code of every rejection (docs/API.md). The Electron glue adds
+/// `E_FORBIDDEN_SENDER` on its side.
+#[napi_derive::napi(string_enum, js_name = "AuthErrorCode")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    #[napi(value = "E_CONFIG")]
     Config,
+    #[napi(value = "E_INSECURE_URL")]
     InsecureUrl,
+    #[napi(value = "E_UNTRUSTED_ORIGIN")]
     UntrustedOrigin,
+    #[napi(value = "E_INVALID_CREDENTIALS")]
     InvalidCredentials,
+    #[napi(value = "E_CSRF")]
     Csrf,
+    #[napi(value = "E_LOGIN_REQUIRED")]
     LoginRequired,
+    #[napi(value = "E_NETWORK")]
     Network,
+    #[napi(value = "E_TIMEOUT")]
     Timeout,
+    #[napi(value = "E_SERVER")]
     Server,
+    #[napi(value = "E_BAD_RESPONSE")]
     BadResponse,
+    #[napi(value = "E_TOKEN_INVALID")]
     TokenInvalid,
+    #[napi(value = "E_STORAGE")]
     Storage,
     /// A method was called with an argument of the wrong type (the message names it).
+    #[napi(value = "E_INVALID_ARGUMENT")]
     InvalidArgument,
+    #[napi(value = "E_INTERNAL")]
     Internal,
 }
 

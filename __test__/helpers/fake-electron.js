@@ -213,7 +213,7 @@ class FakeContextBridge {
   }
 
   exposeInMainWorld(apiKey, api) {
-    if (Object.prototype.hasOwnProperty.call(this.mainWorld, apiKey)) {
+    if (Object.hasOwn(this.mainWorld, apiKey)) {
       throw new Error(`Cannot bind an API on top of an existing property on the window object`)
     }
     this.mainWorld[apiKey] = copyAcrossWorlds(api)

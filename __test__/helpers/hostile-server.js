@@ -37,7 +37,7 @@ function drip(socket, piece) {
 /** The hostile answers, each `(req, res) => void`. */
 const behaviours = {
   /** 200 with a chunked JSON body whose next chunk always comes, and never the last one. */
-  neverEndingBody: () => (req, res) => {
+  neverEndingBody: () => (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     res.write('{"access_token": "')
     drip(res.socket, () => 'a')
@@ -51,14 +51,14 @@ const behaviours = {
   },
 
   /** Announces 4 KiB, sends 1 KiB, then resets the connection (TCP RST). */
-  resetMidBody: () => (req, res) => {
+  resetMidBody: () => (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' })
     res.write(`{"access_token": "${'a'.repeat(1000)}`)
     setTimeout(() => res.socket.resetAndDestroy(), DRIP_MS)
   },
 
   /** 200 with a JSON body of `bytes` bytes, chunked, so no Content-Length warns of its size. */
-  chunkedBody: (bytes) => (req, res) => {
+  chunkedBody: (bytes) => (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     const piece = 'a'.repeat(64 * 1024)
     res.write('{"access_token": "')
@@ -73,7 +73,7 @@ const behaviours = {
     more()
   },
 
-  redirect: (location, status = 302) => (req, res) => {
+  redirect: (location, status = 302) => (_req, res) => {
     res.writeHead(status, { location, 'content-length': '0' })
     res.end()
   },
@@ -85,7 +85,7 @@ const behaviours = {
   },
 
   /** A token answer whose token names a kid nobody has seen before. */
-  tokenWithUnseenKid: () => (req, res) => {
+  tokenWithUnseenKid: () => (_req, res) => {
     const body = JSON.stringify({ access_token: forgedToken(`unseen-${randomUUID()}`), token_type: 'Bearer' })
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)
@@ -184,7 +184,7 @@ xLLiBC3TXuMBssmRef/CaSEeS+3G
  */
 async function startUntrustedTlsServer() {
   const seen = { refusedHandshakes: 0, requests: 0 }
-  const server = https.createServer(UNTRUSTED_TLS, (req, res) => {
+  const server = https.createServer(UNTRUSTED_TLS, (_req, res) => {
     seen.requests += 1
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end('{"success": true}')

@@ -15,7 +15,7 @@ const { newClient } = require('./client')
 function recordingApp () {
   const app = express()
   const requests = []
-  app.use((req, res, next) => {
+  app.use((req, _res, next) => {
     requests.push({ method: req.method, path: req.path, authorization: req.get('authorization') })
     next()
   })

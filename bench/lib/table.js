@@ -21,11 +21,11 @@ function ratioOf (line) {
 }
 
 function markdownTable (header, rows) {
-  const escape = (cell) => String(cell).replace(/\|/g, '\\|')
+  const escapeCell = (cell) => String(cell).replace(/\|/g, '\\|')
   return [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
-    ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)
+    ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)
   ].join('\n')
 }
 

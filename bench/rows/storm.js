@@ -48,7 +48,7 @@ async function run ({ addon, server, tinybench, log }) {
   const mcpDistinct = []
 
   // One storm of CALLERS concurrent `call()`s; resolves with the p99 of their latencies.
-  const storm = (call, record) => async function () {
+  const storm = (call, record) => async () => {
     for (;;) {
       const before = await tokenRequests()
       const latencies = new Float64Array(CALLERS)

@@ -33,13 +33,13 @@ async function run ({ addon, server, tinybench, log }) {
   if ((await native.tokens()).access_token !== token) throw new Error('native tokens() is broken')
 
   let sink
-  const batched = (call) => function () {
+  const batched = (call) => () => {
     const t0 = performance.now()
     for (let i = 0; i < BATCH; i++) sink = call()
     const elapsed = performance.now() - t0
     return { overriddenDuration: elapsed / BATCH, overriddenIterationCost: elapsed }
   }
-  const awaited = (call) => async function () {
+  const awaited = (call) => async () => {
     const t0 = performance.now()
     for (let i = 0; i < BATCH; i++) sink = await call()
     const elapsed = performance.now() - t0

@@ -1,4 +1,4 @@
-//! The Flask API as the desktop client sees it (FLASK_API.md): CSRF, login, status, token,
+//! The Flask API as the desktop client sees it (docs/API.md, "The Flask API"): CSRF, login, status, token,
 //! refresh, JWKS, logout. `FlaskApi` is what the session needs of it, so the lifecycle runs
 //! against an in-memory API in tests; `HttpApi` is the real one over reqwest.
 

@@ -1,4 +1,4 @@
-//! The JavaScript surface (CONTRACT.md): converts options, results, errors and callbacks
+//! The JavaScript surface (docs/API.md): converts options, results, errors and callbacks
 //! between JS and the core, and nothing else.
 
 mod args;
@@ -163,6 +163,7 @@ pub struct JsUser {
 
 #[napi(object, js_name = "AuthErrorInfo")]
 pub struct JsErrorInfo {
+    #[napi(ts_type = "AuthErrorCode")]
     pub code: String,
     pub message: String,
 }

@@ -10,7 +10,7 @@ use crate::api::User;
 use crate::errors::{AuthError, ErrorCode};
 use std::sync::Arc;
 
-/// What `status().state` says (CONTRACT.md).
+/// What `status().state` says (docs/API.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     SignedOut,

@@ -1,7 +1,7 @@
 """Reference implementation of the Flask API that symbiote-auth signs in to.
 
 Real Flask sessions (through Flask-Login) and real JWTs (PyJWT + cryptography), as
-described in shared/design/FLASK_API.md, plus a test-only control surface under
+described in docs/API.md ("The Flask API it talks to"), plus a test-only control surface under
 /__control/ that lets tests count requests, inject faults, rotate keys, shift the
 clock and mint hostile tokens. Everything lives in memory and dies with the process.
 """
