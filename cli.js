@@ -67,7 +67,7 @@ const OPTIONS = {
   audience: { type: 'string' },
   json: { type: 'flag' },
   email: { type: 'string', commands: ['login', 'doctor'] },
-  raw: { type: 'flag', commands: ['token'] }
+  raw: { type: 'flag', commands: ['token'] },
 }
 const PATH_OPTIONS = ['csrf', 'login', 'logout', 'status', 'token', 'refresh', 'jwks']
 const COMMANDS = new Set(['login', 'status', 'token', 'logout', 'doctor'])
@@ -96,7 +96,9 @@ function parseArguments(argv) {
     }
     const [name, inlineValue] = argument.slice(2).split(/=(.*)/s)
     if (name === 'password') {
-      throw new UsageError('the password is never taken from the command line (it would stay in shell history and process lists): type it at the prompt or pipe it on stdin')
+      throw new UsageError(
+        'the password is never taken from the command line (it would stay in shell history and process lists): type it at the prompt or pipe it on stdin'
+      )
     }
     const spec = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined
     if (!spec) throw new UsageError(`argument ${index + 1} is not an option of symbiote-auth (see --help)`)
@@ -154,7 +156,7 @@ function clientOptions(options, overrides = {}) {
     requestTimeoutMs: options.timeoutMs,
     issuer: options.issuer,
     audience: options.audience,
-    ...overrides
+    ...overrides,
   }
   return Object.fromEntries(Object.entries(chosen).filter(([, value]) => value !== undefined))
 }
@@ -200,7 +202,8 @@ async function readFirstLine(stream) {
   let text = ''
   for await (const chunk of stream) {
     text += typeof chunk === 'string' ? chunk : chunk.toString('utf8')
-    if (text.length > MAX_STDIN_CHARACTERS) throw new UsageError(`stdin holds more than ${MAX_STDIN_CHARACTERS} characters; pipe only the password`)
+    if (text.length > MAX_STDIN_CHARACTERS)
+      throw new UsageError(`stdin holds more than ${MAX_STDIN_CHARACTERS} characters; pipe only the password`)
   }
   return text.split(/\r?\n/, 1)[0]
 }
@@ -209,8 +212,16 @@ async function readFirstLine(stream) {
 
 function describeDuration(ms) {
   const seconds = Math.round(Math.abs(ms) / 1000)
-  const parts = [[Math.floor(seconds / 3600), 'h'], [Math.floor((seconds % 3600) / 60), 'min'], [seconds % 60, 's']]
-  const text = parts.filter(([amount]) => amount > 0).map(([amount, unit]) => `${amount} ${unit}`).join(' ') || '0 s'
+  const parts = [
+    [Math.floor(seconds / 3600), 'h'],
+    [Math.floor((seconds % 3600) / 60), 'min'],
+    [seconds % 60, 's'],
+  ]
+  const text =
+    parts
+      .filter(([amount]) => amount > 0)
+      .map(([amount, unit]) => `${amount} ${unit}`)
+      .join(' ') || '0 s'
   return ms >= 0 ? `in ${text}` : `${text} ago`
 }
 
@@ -231,7 +242,7 @@ function describeStatus(status) {
     `State: ${status.state}${status.expiresAt ? `, token expires ${describeExpiry(status.expiresAt)}` : ''}`,
     status.persistent
       ? 'Session: stored, later commands and app starts reuse it'
-      : 'Session: NOT stored (memory only): later commands will not see it'
+      : 'Session: NOT stored (memory only): later commands will not see it',
   ]
 }
 
@@ -241,7 +252,10 @@ function decodeJwtPart(token, index) {
 
 function describeClaims(header, claims) {
   const time = (seconds) => (typeof seconds === 'number' ? describeExpiry(seconds * 1000) : String(seconds))
-  const rows = [['alg', header.alg], ['kid', header.kid]]
+  const rows = [
+    ['alg', header.alg],
+    ['kid', header.kid],
+  ]
   for (const [name, value] of Object.entries(claims)) {
     const shown = ['exp', 'iat', 'nbf'].includes(name) ? time(value) : typeof value === 'string' ? value : JSON.stringify(value)
     rows.push([name, shown])
@@ -292,7 +306,7 @@ const commands = {
     await client.restore().catch(() => {})
     await client.logout()
     return { ok: true, lines: ['Signed out.'], json: {} }
-  }
+  },
 }
 
 async function runClientCommand(command, options, io) {
@@ -339,9 +353,9 @@ async function probe(url, { method = 'GET', headers = {}, body, timeoutMs, cooki
         accept: 'application/json',
         ...(body !== undefined && { 'content-type': 'application/json' }),
         ...(cookies && { cookie: cookies }),
-        ...headers
+        ...headers,
       },
-      body: body === undefined ? undefined : JSON.stringify(body)
+      body: body === undefined ? undefined : JSON.stringify(body),
     })
     text = await response.text()
   } catch (error) {
@@ -359,7 +373,7 @@ async function probe(url, { method = 'GET', headers = {}, body, timeoutMs, cooki
     setCookies: response.headers.getSetCookie(),
     // The server's clock against ours at the middle of the exchange. Date is truncated to
     // the second, so the server's time was half a second past it on average.
-    clockSkewMs: dateHeader ? Date.parse(dateHeader) + 500 - (started + Date.now()) / 2 : null
+    clockSkewMs: dateHeader ? Date.parse(dateHeader) + 500 - (started + Date.now()) / 2 : null,
   }
 }
 
@@ -383,7 +397,10 @@ function transportFailure(error, timeoutMs) {
 
 function httpProblem(answer, where, pathOption) {
   if (answer.status >= 300 && answer.status < 400) {
-    return { detail: `${where} redirected (HTTP ${answer.status}) to ${answer.location ?? 'nowhere'}`, fix: `point ${pathOption} at the JSON API route, not a page that redirects` }
+    return {
+      detail: `${where} redirected (HTTP ${answer.status}) to ${answer.location ?? 'nowhere'}`,
+      fix: `point ${pathOption} at the JSON API route, not a page that redirects`,
+    }
   }
   if (answer.status === 404 || answer.status === 405) {
     return { detail: `${where} answered HTTP ${answer.status}: no such route`, fix: `check ${pathOption} against the Flask routes` }
@@ -410,7 +427,10 @@ function checkUrl(context) {
     return pass(`${url.origin} is plain http on loopback (allowed for development only)`)
   }
   if (url.protocol === 'http:') {
-    return fail(`${url.origin} is plain http to a non-loopback host (E_INSECURE_URL)`, 'serve the API over https://; http:// is accepted for loopback only')
+    return fail(
+      `${url.origin} is plain http to a non-loopback host (E_INSECURE_URL)`,
+      'serve the API over https://; http:// is accepted for loopback only'
+    )
   }
   return fail(`${url.protocol} is not http(s)`, 'pass an https:// URL')
 }
@@ -428,7 +448,10 @@ async function checkCsrf(context) {
   if (problem) return fail(problem.detail, problem.fix)
   const token = answer.json?.response?.csrf_token ?? answer.json?.csrf_token
   if (answer.status !== 200 || typeof token !== 'string' || token === '') {
-    return fail(`GET ${context.path('csrf')} answered HTTP ${answer.status} without response.csrf_token or csrf_token`, 'answer GET with Accept: application/json as Flask-Security does: {"response": {"csrf_token": …}}')
+    return fail(
+      `GET ${context.path('csrf')} answered HTTP ${answer.status} without response.csrf_token or csrf_token`,
+      'answer GET with Accept: application/json as Flask-Security does: {"response": {"csrf_token": …}}'
+    )
   }
   context.csrfToken = token
   context.cookies = answer.setCookies.map((cookie) => cookie.split(';', 1)[0]).join('; ')
@@ -438,7 +461,10 @@ async function checkCsrf(context) {
 // A 400 that names CSRF while doctor sent no token: the API has CSRF on, the setup has not.
 function csrfRefusal(context, answer, where) {
   if (context.csrfToken || answer.status !== 400 || !/csrf/i.test(JSON.stringify(answer.json ?? ''))) return null
-  return fail(`${where} refused the request for a missing CSRF token`, 'the API wants X-CSRF-Token: pass --csrf-path (and paths.csrf in the app)')
+  return fail(
+    `${where} refused the request for a missing CSRF token`,
+    'the API wants X-CSRF-Token: pass --csrf-path (and paths.csrf in the app)'
+  )
 }
 
 async function checkLoginEndpoint(context) {
@@ -449,7 +475,7 @@ async function checkLoginEndpoint(context) {
     method: 'POST',
     body: { email: `doctor-${random}@example.invalid`, password: crypto.randomBytes(18).toString('base64url'), remember: false },
     headers: context.csrfToken ? { 'x-csrf-token': context.csrfToken } : {},
-    cookies: context.cookies
+    cookies: context.cookies,
   })
   const problem = httpProblem(answer, `POST ${path}`, '--login-path')
   if (problem) return fail(problem.detail, problem.fix)
@@ -457,23 +483,38 @@ async function checkLoginEndpoint(context) {
     return fail(`POST ${path} accepted a random email and password`, 'the endpoint must refuse bad credentials with HTTP 400 or 401')
   }
   if (answer.status !== 400 && answer.status !== 401) {
-    return fail(`POST ${path} answered HTTP ${answer.status} to bad credentials`, 'refuse bad credentials with HTTP 400 or 401 and a JSON body')
+    return fail(
+      `POST ${path} answered HTTP ${answer.status} to bad credentials`,
+      'refuse bad credentials with HTTP 400 or 401 and a JSON body'
+    )
   }
   if (answer.json === undefined) {
-    return fail(`POST ${path} answered HTTP ${answer.status} with a body that is not JSON`, 'answer with JSON, e.g. {"success": false, "error": "…"}')
+    return fail(
+      `POST ${path} answered HTTP ${answer.status} with a body that is not JSON`,
+      'answer with JSON, e.g. {"success": false, "error": "…"}'
+    )
   }
-  return csrfRefusal(context, answer, `POST ${path}`) ?? pass(`POST ${path} refused a random account with HTTP ${answer.status} and a JSON body`)
+  return (
+    csrfRefusal(context, answer, `POST ${path}`) ?? pass(`POST ${path} refused a random account with HTTP ${answer.status} and a JSON body`)
+  )
 }
 
 // Key types the client verifies with; anything else is unusable or dangerous.
 function describeJwk(key) {
   if (key === null || typeof key !== 'object') return { problem: 'an entry that is not an object' }
-  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((field) => field in key)) return { problem: `private or secret key material (kid ${key.kid})` }
+  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((field) => field in key))
+    return { problem: `private or secret key material (kid ${key.kid})` }
   if (key.use !== undefined && key.use !== 'sig') return { problem: `a key with use "${key.use}" (kid ${key.kid})` }
   if (key.kty === 'RSA' && typeof key.n === 'string' && typeof key.e === 'string' && [undefined, 'RS256'].includes(key.alg)) {
     return { label: `RS256 (kid ${key.kid ?? 'none'})` }
   }
-  if (key.kty === 'EC' && key.crv === 'P-256' && typeof key.x === 'string' && typeof key.y === 'string' && [undefined, 'ES256'].includes(key.alg)) {
+  if (
+    key.kty === 'EC' &&
+    key.crv === 'P-256' &&
+    typeof key.x === 'string' &&
+    typeof key.y === 'string' &&
+    [undefined, 'ES256'].includes(key.alg)
+  ) {
     return { label: `ES256 (kid ${key.kid ?? 'none'})` }
   }
   return { problem: `an unsupported key (kty ${key.kty}, alg ${key.alg}, kid ${key.kid})` }
@@ -485,9 +526,14 @@ async function checkJwks(context) {
   const problem = httpProblem(answer, `GET ${path}`, '--jwks-path')
   if (problem) return fail(problem.detail, problem.fix)
   if (answer.status !== 200) return fail(`GET ${path} answered HTTP ${answer.status}`, 'serve the JWKS with HTTP 200')
-  if (answer.json === undefined) return fail(`GET ${path} answered a body that is not JSON`, 'serve the public keys as a JWKS: {"keys": [{kty, kid, use: "sig", alg, …}]}')
+  if (answer.json === undefined)
+    return fail(
+      `GET ${path} answered a body that is not JSON`,
+      'serve the public keys as a JWKS: {"keys": [{kty, kid, use: "sig", alg, …}]}'
+    )
   const keys = answer.json?.keys
-  if (!Array.isArray(keys) || keys.length === 0) return fail(`GET ${path} answered JSON without a non-empty "keys" array`, 'serve {"keys": [...]} with the key the JWTs are signed with')
+  if (!Array.isArray(keys) || keys.length === 0)
+    return fail(`GET ${path} answered JSON without a non-empty "keys" array`, 'serve {"keys": [...]} with the key the JWTs are signed with')
   const described = keys.map(describeJwk)
   const bad = described.find((key) => key.problem)
   if (bad) return fail(`the JWKS holds ${bad.problem}`, 'publish only public signing keys: RSA (RS256) or EC P-256 (ES256), use "sig"')
@@ -500,20 +546,27 @@ async function checkTokenEndpoint(context) {
     method: 'POST',
     body: {},
     headers: context.csrfToken ? { 'x-csrf-token': context.csrfToken } : {},
-    cookies: context.cookies
+    cookies: context.cookies,
   })
   const problem = httpProblem(answer, `POST ${path}`, '--token-path')
   if (problem) return fail(problem.detail, problem.fix)
   if (answer.status === 401) return pass(`POST ${path} without a session answered HTTP 401, as expected`)
-  if (answer.status === 200) return fail(`POST ${path} issued a token without a session`, 'require a signed-in session (session cookie) on the token endpoint')
-  return csrfRefusal(context, answer, `POST ${path}`) ?? fail(`POST ${path} without a session answered HTTP ${answer.status}, not 401`, 'answer 401 when the session is not recognised: the client then asks the user to sign in')
+  if (answer.status === 200)
+    return fail(`POST ${path} issued a token without a session`, 'require a signed-in session (session cookie) on the token endpoint')
+  return (
+    csrfRefusal(context, answer, `POST ${path}`) ??
+    fail(
+      `POST ${path} without a session answered HTTP ${answer.status}, not 401`,
+      'answer 401 when the session is not recognised: the client then asks the user to sign in'
+    )
+  )
 }
 
 const SIGN_IN_FIXES = {
   E_INVALID_CREDENTIALS: 'check the email and the password piped on stdin',
   E_TOKEN_INVALID: 'sign with a key the JWKS publishes (matching kid), RS256 or ES256, and issue iss/aud as --issuer/--audience say',
   E_BAD_RESPONSE: 'the token endpoint must answer {"access_token": "<JWT>"}',
-  E_CSRF: 'pass --csrf-path'
+  E_CSRF: 'pass --csrf-path',
 }
 
 async function checkSignature(context) {
@@ -525,7 +578,9 @@ async function checkSignature(context) {
     const status = await client.login({ email: context.options.email, password, remember: false })
     const token = client.getStoredJwtToken()
     const { alg, kid } = decodeJwtPart(token, 0)
-    return pass(`signed in as ${status.user.email}; the ${alg} JWT (kid ${kid}) verifies against the JWKS, expires ${describeExpiry(status.expiresAt)}`)
+    return pass(
+      `signed in as ${status.user.email}; the ${alg} JWT (kid ${kid}) verifies against the JWKS, expires ${describeExpiry(status.expiresAt)}`
+    )
   } catch (error) {
     const { code, message } = errorInfo(error)
     return fail(`sign-in failed: ${code}: ${message}`, SIGN_IN_FIXES[code] ?? 'see the message')
@@ -542,7 +597,10 @@ function checkClock(context) {
   if (Math.abs(skewSeconds) <= 1) return pass('the server clock agrees with this machine')
   const detail = `the server clock is ${Math.abs(skewSeconds)} s ${direction} this machine`
   if (Math.abs(skewSeconds) <= DEFAULT_LEEWAY_SECONDS) return pass(`${detail} (within the ${DEFAULT_LEEWAY_SECONDS} s leeway)`)
-  return fail(detail, 'synchronise both clocks with NTP; the client follows the server clock, but other verifiers (MCP servers) on this machine will see the JWTs as not yet valid or expired')
+  return fail(
+    detail,
+    'synchronise both clocks with NTP; the client follows the server clock, but other verifiers (MCP servers) on this machine will see the JWTs as not yet valid or expired'
+  )
 }
 
 async function checkCredentialStore(context) {
@@ -551,9 +609,14 @@ async function checkCredentialStore(context) {
   const client = context.newClient({})
   try {
     await client.checkStorage()
-    return pass(`the OS credential store answers (service ${context.options.keyringService ?? 'symbiote'}, account ${context.options.account ?? 'default'})`)
+    return pass(
+      `the OS credential store answers (service ${context.options.keyringService ?? 'symbiote'}, account ${context.options.account ?? 'default'})`
+    )
   } catch (error) {
-    return fail(`${errorInfo(error).code}: ${error.message}`, 'unlock or install the OS credential store (Linux: a Secret Service such as gnome-keyring), or use storage "memory" / storageFallback "memory"')
+    return fail(
+      `${errorInfo(error).code}: ${error.message}`,
+      'unlock or install the OS credential store (Linux: a Secret Service such as gnome-keyring), or use storage "memory" / storageFallback "memory"'
+    )
   }
 }
 
@@ -567,7 +630,7 @@ const DOCTOR_CHECKS = [
   { name: 'token-endpoint', label: 'token endpoint', run: checkTokenEndpoint, network: true },
   { name: 'signature', label: 'signature verification', run: checkSignature, network: true },
   { name: 'clock', label: 'clock skew', run: checkClock, network: true },
-  { name: 'credential-store', label: 'credential store', run: checkCredentialStore }
+  { name: 'credential-store', label: 'credential store', run: checkCredentialStore },
 ]
 const LABEL_WIDTH = Math.max(...DOCTOR_CHECKS.map((check) => check.label.length))
 
@@ -598,7 +661,7 @@ async function runDoctor(options, io) {
       // checkStorage() needs a client; when the URL is unusable any valid one will do.
       const baseUrl = results.get('url')?.status === 'pass' ? options.baseUrl : 'https://localhost'
       return new AuthClient(clientOptions(options, { baseUrl, ...overrides }))
-    }
+    },
   }
   let stoppedBy = null
   for (const check of DOCTOR_CHECKS) {
@@ -610,9 +673,10 @@ async function runDoctor(options, io) {
         result = await check.run(context)
       } catch (error) {
         if (error instanceof UsageError || error instanceof Interrupted) throw error
-        result = error instanceof TransportFailure
-          ? fail(error.message, error.fix)
-          : fail(`unexpected failure: ${errorInfo(error).code}: ${error.message}`, 'run again; if it persists, report this line')
+        result =
+          error instanceof TransportFailure
+            ? fail(error.message, error.fix)
+            : fail(`unexpected failure: ${errorInfo(error).code}: ${error.message}`, 'run again; if it persists, report this line')
       }
     }
     results.set(check.name, result)
@@ -660,7 +724,10 @@ async function run(argv, io) {
     if (error instanceof Interrupted) return EXIT_INTERRUPTED
     const info = errorInfo(error)
     if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, error: info })}\n`)
-    const hint = info.code === 'E_LOGIN_REQUIRED' ? `\nSign in first: symbiote-auth login --base-url ${printable(options.baseUrl)} --email <email>` : ''
+    const hint =
+      info.code === 'E_LOGIN_REQUIRED'
+        ? `\nSign in first: symbiote-auth login --base-url ${printable(options.baseUrl)} --email <email>`
+        : ''
     io.stderr.write(`symbiote-auth: ${printable(`${info.code}: ${info.message}`)}${hint}\n`)
     return EXIT_FAILED
   }

@@ -36,7 +36,7 @@ function channelsFor(prefix) {
     token: `${prefix}:token`,
     subscribe: `${prefix}:subscribe`,
     unsubscribe: `${prefix}:unsubscribe`,
-    statusChanged: `${prefix}:status-changed`
+    statusChanged: `${prefix}:status-changed`,
   }
 }
 
@@ -84,7 +84,8 @@ function parseAllowedOrigins(list) {
   return new Set(
     list.map((entry, index) => {
       const origin = typeof entry === 'string' ? originOf(entry) : null
-      if (!origin) throw configError(`allowedOrigins[${index}] is not an origin such as "file://", "app://bundle" or "http://localhost:5173"`)
+      if (!origin)
+        throw configError(`allowedOrigins[${index}] is not an origin such as "file://", "app://bundle" or "http://localhost:5173"`)
       return origin
     })
   )
@@ -131,7 +132,8 @@ function parseCredentials(args) {
   if (!isPlainObject(credentials)) throw invalidArgument('login() takes a plain object {email, password, remember?}')
   const fields = {}
   for (const key of Reflect.ownKeys(credentials)) {
-    if (!LOGIN_FIELDS.has(key)) throw invalidArgument(`login() got an unknown field ${JSON.stringify(String(key))}; allowed: email, password, remember`)
+    if (!LOGIN_FIELDS.has(key))
+      throw invalidArgument(`login() got an unknown field ${JSON.stringify(String(key))}; allowed: email, password, remember`)
     const descriptor = Object.getOwnPropertyDescriptor(credentials, key)
     if (!('value' in descriptor)) throw invalidArgument(`login() field ${key} must be a data property, not a getter`)
     fields[key] = descriptor.value
@@ -194,12 +196,14 @@ function registerAuthIpc(ipcMain, client, options = {}) {
 
   const checkSender = (event) => {
     if (!permitted(event)) {
-      throw codedError(FORBIDDEN_SENDER, 'this frame may not use the auth API: only the main frame of a window on an allowed origin (allowedOrigins, allowSender)')
+      throw codedError(
+        FORBIDDEN_SENDER,
+        'this frame may not use the auth API: only the main frame of a window on an allowed origin (allowedOrigins, allowSender)'
+      )
     }
   }
   // What a push is checked with: the target window's main frame as it is now.
-  const mayReceive = (webContents) =>
-    !webContents.isDestroyed() && permitted({ sender: webContents, senderFrame: webContents.mainFrame })
+  const mayReceive = (webContents) => !webContents.isDestroyed() && permitted({ sender: webContents, senderFrame: webContents.mainFrame })
 
   const operations = {
     [channels.login]: async (args) => publicStatus(await client.login(parseCredentials(args))),
@@ -214,7 +218,7 @@ function registerAuthIpc(ipcMain, client, options = {}) {
     [channels.restore]: async (args) => {
       expectNoArguments('restore', args)
       return publicStatus(await client.restore())
-    }
+    },
   }
   if (exposeToken) {
     operations[channels.token] = async (args) => {
@@ -374,7 +378,7 @@ function exposeAuthApi(contextBridge, ipcRenderer, options = {}) {
     logout: () => invoke(channels.logout),
     status: () => invoke(channels.status),
     restore: () => invoke(channels.restore),
-    onStatusChange
+    onStatusChange,
   }
   if (exposeToken) api.getJwtToken = () => invoke(channels.token)
   contextBridge.exposeInMainWorld(key, api)
@@ -386,5 +390,5 @@ module.exports = {
   channelsFor,
   ERROR_CODES: Object.freeze({ INVALID_ARGUMENT, FORBIDDEN_SENDER }),
   DEFAULT_ALLOWED_ORIGINS,
-  LIMITS: Object.freeze({ MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH })
+  LIMITS: Object.freeze({ MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH }),
 }

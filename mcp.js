@@ -10,15 +10,16 @@ const MAX_REDIRECTS = 20
 // Headers that describe a body; they go with it when a redirect turns the request into a GET.
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length']
 
-function authError (code, message) {
+function authError(code, message) {
   const error = new Error(message)
   error.code = code
   return error
 }
 
-function isStream (body) {
-  return body != null && typeof body === 'object' &&
-    (typeof body.getReader === 'function' || typeof body[Symbol.asyncIterator] === 'function')
+function isStream(body) {
+  return (
+    body != null && typeof body === 'object' && (typeof body.getReader === 'function' || typeof body[Symbol.asyncIterator] === 'function')
+  )
 }
 
 /**
@@ -42,14 +43,14 @@ function isStream (body) {
  * getter, so it counts down from the token's expiry at every read instead of freezing at
  * the moment the object was built.
  */
-function tokenCache (provider, { onSlowToken } = {}) {
+function tokenCache(provider, { onSlowToken } = {}) {
   const probe = provider.generationProbe()
   let generation = -1 // the probe never answers -1; 0 means "take the async path"
   let accessToken
   let tokens
   let token
 
-  function load (current) {
+  function load(current) {
     const snapshot = current === 0 ? undefined : provider.tokenSnapshot()
     if (snapshot === undefined) {
       // No usable token (signed out, expired, session ended): hold on to none.
@@ -60,19 +61,21 @@ function tokenCache (provider, { onSlowToken } = {}) {
     const { expiresAt } = snapshot
     accessToken = snapshot.accessToken
     generation = snapshot.generation
-    tokens = Promise.resolve(Object.freeze({
-      access_token: accessToken,
-      token_type: 'Bearer',
-      get expires_in () {
-        return Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000))
-      }
-    }))
+    tokens = Promise.resolve(
+      Object.freeze({
+        access_token: accessToken,
+        token_type: 'Bearer',
+        get expires_in() {
+          return Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000))
+        },
+      })
+    )
     token = Promise.resolve(accessToken)
     return true
   }
 
   // The current token when it can be handed out at once, else undefined.
-  function ready () {
+  function ready() {
     const current = probe()
     return current === generation || load(current) ? accessToken : undefined
   }
@@ -80,30 +83,47 @@ function tokenCache (provider, { onSlowToken } = {}) {
   // One pending async call per method, shared by whoever arrives while it runs.
   let pendingTokens
   let pendingToken
-  function slowTokens () {
+  function slowTokens() {
     pendingTokens ??= provider.tokens().then(
-      (value) => { pendingTokens = undefined; return value },
-      (error) => { pendingTokens = undefined; throw error })
+      (value) => {
+        pendingTokens = undefined
+        return value
+      },
+      (error) => {
+        pendingTokens = undefined
+        throw error
+      }
+    )
     return pendingTokens
   }
-  function slowToken () {
+  function slowToken() {
     pendingToken ??= provider.token().then(
-      (value) => { pendingToken = undefined; onSlowToken?.(value); return value },
-      (error) => { pendingToken = undefined; throw error })
+      (value) => {
+        pendingToken = undefined
+        onSlowToken?.(value)
+        return value
+      },
+      (error) => {
+        pendingToken = undefined
+        throw error
+      }
+    )
     return pendingToken
   }
 
   return {
     ready,
-    tokens: () => ready() === undefined ? slowTokens() : tokens,
-    token: () => ready() === undefined ? slowToken() : token,
+    tokens: () => (ready() === undefined ? slowTokens() : tokens),
+    token: () => (ready() === undefined ? slowToken() : token),
     slowToken,
     // The resolved promise of the token ready() last answered with.
-    get readyToken () { return token }
+    get readyToken() {
+      return token
+    },
   }
 }
 
-function discard (response) {
+function discard(response) {
   return response.body?.cancel().catch(() => {})
 }
 
@@ -113,7 +133,7 @@ function discard (response) {
  * only once, so those are read into memory first (MCP messages are small JSON). The
  * SDK passes a URL and a string body, which need no copy.
  */
-async function replayable (input, init = {}) {
+async function replayable(input, init = {}) {
   if ((typeof input === 'string' || input instanceof URL) && !isStream(init.body)) {
     return { url: String(input), init }
   }
@@ -126,20 +146,19 @@ async function replayable (input, init = {}) {
       headers: request.headers,
       body: request.body ? await request.arrayBuffer() : undefined,
       signal: request.signal,
-      redirect: request.redirect
-    }
+      redirect: request.redirect,
+    },
   }
 }
 
-function redirectTarget (response, url) {
+function redirectTarget(response, url) {
   const location = REDIRECT_STATUSES.has(response.status) && response.headers.get('location')
   return location ? new URL(location, url) : undefined
 }
 
 // 303, and 301/302 after a POST, turn the request into a bodiless GET (fetch standard).
-function becomesGet (status, method) {
-  return (status === 303 && method !== 'GET' && method !== 'HEAD') ||
-    ((status === 301 || status === 302) && method === 'POST')
+function becomesGet(status, method) {
+  return (status === 303 && method !== 'GET' && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST')
 }
 
 /**
@@ -147,7 +166,7 @@ function becomesGet (status, method) {
  * origin carry `Authorization: Bearer <JWT>`; a 401 to a request that carried it
  * refreshes the token once (shared with every other caller) and retries once.
  */
-function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fetch } = {}) {
+function createAuthFetch(client, { serverUrl, fetch: baseFetch = globalThis.fetch } = {}) {
   // Throws E_UNTRUSTED_ORIGIN / E_INSECURE_URL now rather than at the first request.
   const provider = client.mcpProvider(String(serverUrl))
   const cache = tokenCache(provider)
@@ -155,7 +174,7 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
   // Signed out, the request would go out without a token only to be refused, and an SDK
   // holding an OAuth provider would take that 401 as its cue; failing here names the
   // real problem and sends nothing.
-  async function bearerToken () {
+  async function bearerToken() {
     const token = await cache.token()
     if (token == null) {
       throw authError('E_LOGIN_REQUIRED', `not signed in; call login() before using the MCP server at ${provider.origin}`)
@@ -166,7 +185,7 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
   // Sends the request, following redirects itself so that the token goes to trusted
   // origins only. `carriedToken`: whether the final response answered a request that
   // had the token (only then does a 401 say anything about it).
-  async function send ({ url, init }, token) {
+  async function send({ url, init }, token) {
     const headers = new Headers(init.headers)
     headers.set('authorization', `Bearer ${token}`)
     const mode = init.redirect ?? 'follow'
@@ -184,7 +203,10 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
       await discard(response)
       if (redirects === MAX_REDIRECTS) throw new TypeError(`more than ${MAX_REDIRECTS} redirects from ${provider.origin}`)
       if (!client.isSecureUrl(target.href)) {
-        throw authError('E_INSECURE_URL', `${provider.origin} redirected to http://${target.host}, which is neither https:// nor loopback; the request was not sent there`)
+        throw authError(
+          'E_INSECURE_URL',
+          `${provider.origin} redirected to http://${target.host}, which is neither https:// nor loopback; the request was not sent there`
+        )
       }
       const method = (hop.method ?? 'GET').toUpperCase()
       if (becomesGet(response.status, method)) {
@@ -201,7 +223,7 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
     }
   }
 
-  return async function authFetch (input, init) {
+  return async function authFetch(input, init) {
     const url = input instanceof Request ? input.url : String(input)
     if (!client.isTrustedUrl(url)) return baseFetch(input, init)
     const token = await bearerToken()
@@ -219,16 +241,20 @@ function createAuthFetch (client, { serverUrl, fetch: baseFetch = globalThis.fet
  * without `clientInformation`: client 2.x takes an object with `tokens` and
  * `clientInformation` for an OAuth provider and answers a 401 with OAuth discovery.
  */
-function createMcpAuthProvider (client, { serverUrl } = {}) {
+function createMcpAuthProvider(client, { serverUrl } = {}) {
   const provider = client.mcpProvider(String(serverUrl))
   // The 2.x transports call token() right before each request and do not say which token
   // a 401 answered. The last one handed out is the best evidence, and it lets the native
   // side skip the refresh when another request has already replaced that token.
   let lastToken
-  const cache = tokenCache(provider, { onSlowToken: (token) => { lastToken = token } })
+  const cache = tokenCache(provider, {
+    onSlowToken: (token) => {
+      lastToken = token
+    },
+  })
   return {
     tokens: cache.tokens,
-    token () {
+    token() {
       const ready = cache.ready()
       if (ready !== undefined) {
         lastToken = ready
@@ -237,7 +263,7 @@ function createMcpAuthProvider (client, { serverUrl } = {}) {
       return cache.slowToken()
     },
     onUnauthorized: () => provider.onUnauthorized(lastToken),
-    invalidateCredentials: (scope) => provider.invalidateCredentials(scope)
+    invalidateCredentials: (scope) => provider.invalidateCredentials(scope),
   }
 }
 

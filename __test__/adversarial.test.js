@@ -61,8 +61,7 @@ function recordingStorage() {
 // ----- hostile answers ------------------------------------------------------------------
 
 /** Both token endpoints (refresh and its fallback) answer with this fault. */
-const tokenEndpointsAnswer = (fault) =>
-  Promise.all(['refresh', 'token'].map((endpoint) => ref.server.fault({ endpoint, ...fault })))
+const tokenEndpointsAnswer = (fault) => Promise.all(['refresh', 'token'].map((endpoint) => ref.server.fault({ endpoint, ...fault })))
 
 const tokenEndpointsIssue = (token) => tokenEndpointsAnswer({ status: 200, body: { access_token: token, token_type: 'Bearer' } })
 
@@ -204,7 +203,10 @@ const catalogue = {
       code: 'E_TOKEN_INVALID',
       attack: async () => {
         const [rsa, ec] = await publishedKeys()
-        await rotateAndPublish((key) => [{ ...rsa, kid: key.kid }, { ...ec, kid: key.kid }])
+        await rotateAndPublish((key) => [
+          { ...rsa, kid: key.kid },
+          { ...ec, kid: key.kid },
+        ])
       },
     },
     {
@@ -226,7 +228,10 @@ const catalogue = {
     {
       name: 'JWT expired',
       code: 'E_TOKEN_INVALID',
-      attack: async () => tokenEndpointsIssue(await ref.server.sign({ claims: { iat: nowSeconds() - 7200, nbf: nowSeconds() - 7200, exp: nowSeconds() - 3600 } })),
+      attack: async () =>
+        tokenEndpointsIssue(
+          await ref.server.sign({ claims: { iat: nowSeconds() - 7200, nbf: nowSeconds() - 7200, exp: nowSeconds() - 3600 } })
+        ),
     },
     {
       name: 'JWT with nbf in the future',
@@ -302,12 +307,18 @@ const catalogue = {
     {
       name: 'token response body that is not JSON',
       code: 'E_BAD_RESPONSE',
-      attack: async () => tokenEndpointsAnswer({ status: 200, body: `access_token=${await ref.server.sign()}`, contentType: 'application/x-www-form-urlencoded' }),
+      attack: async () =>
+        tokenEndpointsAnswer({
+          status: 200,
+          body: `access_token=${await ref.server.sign()}`,
+          contentType: 'application/x-www-form-urlencoded',
+        }),
     },
     {
       name: 'an HTML 502 page',
       code: 'E_SERVER',
-      attack: () => tokenEndpointsAnswer({ status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', contentType: 'text/html' }),
+      attack: () =>
+        tokenEndpointsAnswer({ status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', contentType: 'text/html' }),
     },
     {
       name: 'a 5 MB body without Content-Length (chunked)',
@@ -331,7 +342,11 @@ const catalogue = {
       // localhost and 127.0.0.1 are different origins of the same (hostile) server, so
       // its log shows whether anything went there.
       attack: () => hostile.arm(TOKEN_PATHS, behaviours.redirect(`http://localhost:${hostile.port}/api/jwt/token`, 307)),
-      check: () => assert.deepEqual(hostile.requests.filter((request) => request.host.startsWith('localhost')), []),
+      check: () =>
+        assert.deepEqual(
+          hostile.requests.filter((request) => request.host.startsWith('localhost')),
+          []
+        ),
     },
     {
       name: 'redirect loop on the API origin',
@@ -358,10 +373,18 @@ const catalogue = {
       name: 'Set-Cookie for another domain is ignored, never sent back',
       code: null,
       replacesSession: true,
-      attack: () => hostile.arm('/api/jwt/refresh', (req, res, { proxy }) => proxy(req, res, { 'set-cookie': 'session=eyJmb3JlaWdu.forged; Domain=evil.example; Path=/' }), { count: 1 }),
+      attack: () =>
+        hostile.arm(
+          '/api/jwt/refresh',
+          (req, res, { proxy }) => proxy(req, res, { 'set-cookie': 'session=eyJmb3JlaWdu.forged; Domain=evil.example; Path=/' }),
+          { count: 1 }
+        ),
       check: async ({ client, storage }) => {
         assert.equal(typeof (await client.refreshJwtToken()), 'string', 'the real session cookie still works')
-        assert.deepEqual(hostile.requests.filter((request) => request.cookie.includes('forged')), [])
+        assert.deepEqual(
+          hostile.requests.filter((request) => request.cookie.includes('forged')),
+          []
+        )
         assert.ok(!storage.data.includes('forged'))
       },
     },
@@ -399,7 +422,12 @@ const catalogue = {
       attack: () => ref.server.fault({ endpoint: 'csrf', hang: true }),
       act: signInAgain,
     },
-    { name: 'login endpoint hangs', code: 'E_TIMEOUT', attack: () => ref.server.fault({ endpoint: 'login', hang: true }), act: signInAgain },
+    {
+      name: 'login endpoint hangs',
+      code: 'E_TIMEOUT',
+      attack: () => ref.server.fault({ endpoint: 'login', hang: true }),
+      act: signInAgain,
+    },
     {
       name: 'status endpoint hangs: sign-in completes with the user from the JWT',
       code: null,
@@ -411,7 +439,12 @@ const catalogue = {
       act: signInAgain,
       check: (_ctx, { value }) => assert.equal(value.user.id, '1'),
     },
-    { name: 'token endpoint hangs', code: 'E_TIMEOUT', attack: () => ref.server.fault({ endpoint: 'token', hang: true }), act: signInAgain },
+    {
+      name: 'token endpoint hangs',
+      code: 'E_TIMEOUT',
+      attack: () => ref.server.fault({ endpoint: 'token', hang: true }),
+      act: signInAgain,
+    },
     {
       name: 'refresh endpoint hangs: falls back to the token endpoint',
       code: null,
@@ -483,12 +516,7 @@ async function assertGoodStateIntact({ client, storage, good }) {
 
 /** The password, the token (and its signature alone), the session cookies. */
 function secretsOf(good) {
-  return [
-    ref.server.user.password,
-    good.token,
-    good.token.split('.')[2],
-    ...JSON.parse(good.record).cookies.map((cookie) => cookie.value),
-  ]
+  return [ref.server.user.password, good.token, good.token.split('.')[2], ...JSON.parse(good.record).cookies.map((cookie) => cookie.value)]
 }
 
 function assertNothingSecretLeaked({ client, logs }, secrets, { error }) {

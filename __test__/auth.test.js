@@ -5,7 +5,17 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { AuthClient } = require('..')
-const { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle, closedPortUrl } = require('./helpers/client')
+const {
+  useReferenceServer,
+  newClient,
+  signedInClient,
+  captureLogs,
+  rejection,
+  thrown,
+  sleep,
+  settle,
+  closedPortUrl,
+} = require('./helpers/client')
 
 const ref = useReferenceServer()
 const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
@@ -16,7 +26,10 @@ test.describe('construction', () => {
     assert.equal(thrown(() => new AuthClient({ baseUrl: 'not a url' })).code, 'E_CONFIG')
     assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', algorithms: ['HS256'] })).code, 'E_CONFIG')
     assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', requestTimeoutMs: -1 })).code, 'E_CONFIG')
-    assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', trustedOrigins: ['http://mcp.example'] })).code, 'E_INSECURE_URL')
+    assert.equal(
+      thrown(() => new AuthClient({ baseUrl: 'https://a.example', trustedOrigins: ['http://mcp.example'] })).code,
+      'E_INSECURE_URL'
+    )
     assert.equal(thrown(() => new AuthClient({ baseUrl: 'https://a.example', storage: 'disk' })).code, 'E_CONFIG')
   })
 
@@ -152,7 +165,9 @@ test.describe('verification', () => {
   test('an expired token and a token from the future are refused', async () => {
     const client = await signedInClient(ref.server)
     const expired = await ref.server.sign({ claims: { exp: Math.floor(Date.now() / 1000) - 120 } })
-    const future = await ref.server.sign({ claims: { iat: Math.floor(Date.now() / 1000) + 3600, nbf: Math.floor(Date.now() / 1000) + 3600 } })
+    const future = await ref.server.sign({
+      claims: { iat: Math.floor(Date.now() / 1000) + 3600, nbf: Math.floor(Date.now() / 1000) + 3600 },
+    })
     assert.equal(client.isJwtTokenValid(expired), false)
     assert.equal(client.isJwtTokenValid(future), false)
     assert.equal(client.isJwtTokenValid(await ref.server.sign({})), true)
@@ -393,7 +408,10 @@ test.describe('events and secrets', () => {
       process.removeListener('warning', onWarning)
     }
     assert.ok(calls.includes('valid'), `the listener ran (${calls})`)
-    assert.ok(warnings.some((message) => message.includes('a listener threw: listener bug')), `warned: ${warnings}`)
+    assert.ok(
+      warnings.some((message) => message.includes('a listener threw: listener bug')),
+      `warned: ${warnings}`
+    )
   })
 
   test('no log record at trace level nor any error message contains the token or password', async () => {

@@ -24,7 +24,17 @@ const CLI = path.join(__dirname, '..', 'cli.js')
 const KEYRING_SERVICE = `symbiote-auth-cli-test-${process.pid}`
 // Either variable makes the cross-process test fail instead of skip without a persistent store.
 const KEYRING_REQUIRED = process.env.SYMBIOTE_KEYRING_TESTS === '1' || process.env.SYMBIOTE_AUTH_REQUIRE_KEYRING === '1'
-const CHECK_ORDER = ['URL scheme', 'reachability and TLS', 'CSRF endpoint', 'login endpoint', 'JWKS', 'token endpoint', 'signature verification', 'clock skew', 'credential store']
+const CHECK_ORDER = [
+  'URL scheme',
+  'reachability and TLS',
+  'CSRF endpoint',
+  'login endpoint',
+  'JWKS',
+  'token endpoint',
+  'signature verification',
+  'clock skew',
+  'credential store',
+]
 
 let srv
 let accountSequence = 0
@@ -41,7 +51,7 @@ function collector() {
     write(chunk, _encoding, done) {
       text += chunk
       done()
-    }
+    },
   })
   return { stream, text: () => text }
 }
@@ -110,7 +120,11 @@ test.describe('usage', () => {
     ['an unknown command', ['stats'], /unknown command \(argument 1\): the command is one of login, status, token, logout, doctor/],
     ['an unknown option', ['status', '--base-url', 'http://127.0.0.1:1', '--verbose'], /argument 4 is not an option of symbiote-auth/],
     ['a short option', ['status', '-v'], /argument 2 is a short option/],
-    ['a password on the command line', ['login', '--base-url', 'http://127.0.0.1:1', '--email', 'a@b.c', '--password', 'x'], /never taken from the command line/],
+    [
+      'a password on the command line',
+      ['login', '--base-url', 'http://127.0.0.1:1', '--email', 'a@b.c', '--password', 'x'],
+      /never taken from the command line/,
+    ],
     ['an option of another command', ['status', '--base-url', 'http://127.0.0.1:1', '--raw'], /--raw is an option of token/],
     ['an option without its value', ['status', '--base-url'], /--base-url needs a value/],
     ['a bad --timeout-ms', ['doctor', '--base-url', 'http://127.0.0.1:1', '--timeout-ms', 'soon'], /positive whole number/],
@@ -119,7 +133,7 @@ test.describe('usage', () => {
     ['login without --email', ['login', '--base-url', 'http://127.0.0.1:1'], /login needs --email/],
     ['status without --base-url', ['status'], /needs --base-url/],
     ['doctor without --base-url', ['doctor'], /doctor needs --base-url/],
-    ['an insecure --base-url', ['status', '--base-url', 'http://api.example.com'], /E_INSECURE_URL/]
+    ['an insecure --base-url', ['status', '--base-url', 'http://api.example.com'], /E_INSECURE_URL/],
   ]
   for (const [name, args, message] of usageErrors) {
     test(`${name} → exit 2`, async () => {
@@ -138,7 +152,7 @@ test.describe('usage', () => {
       ['login', '--base-url', 'http://127.0.0.1:1', '--email', 'a@b.c', secret],
       ['status', `-${secret}`],
       ['status', `--${secret}`],
-      ['status', `--${secret}=x`]
+      ['status', `--${secret}=x`],
     ]) {
       const { code, stderr, stdout } = await cli(args)
       assert.equal(code, 2, args.join(' '))
@@ -281,7 +295,9 @@ test.describe('commands', () => {
     t.after(() => spawnCli(['logout', ...args]))
     const { ok, status: signedIn, error } = JSON.parse(login.stdout)
     if (!KEYRING_REQUIRED && (error?.code === 'E_STORAGE' || (ok && !signedIn.persistent))) {
-      t.skip(`no persistent credential store here (${error ? error.message : 'the login was kept in memory only'}); SYMBIOTE_KEYRING_TESTS=1 makes this a failure`)
+      t.skip(
+        `no persistent credential store here (${error ? error.message : 'the login was kept in memory only'}); SYMBIOTE_KEYRING_TESTS=1 makes this a failure`
+      )
       return
     }
     assert.equal(login.code, 0, login.stderr)
@@ -322,7 +338,11 @@ test.describe('doctor', () => {
   function assertFailures(report, labels, detail) {
     assert.equal(report.code, 1, report.stdout)
     const failing = report.lines.filter((line) => line.startsWith('FAIL'))
-    assert.deepEqual(failing.map((line) => CHECK_ORDER.find((candidate) => line.slice(6).startsWith(candidate))), labels, report.stdout)
+    assert.deepEqual(
+      failing.map((line) => CHECK_ORDER.find((candidate) => line.slice(6).startsWith(candidate))),
+      labels,
+      report.stdout
+    )
     for (const label of labels) {
       assert.match(report.line(label), detail)
       assert.match(report.line(label), /\. Fix: \S/)
@@ -357,8 +377,14 @@ test.describe('doctor', () => {
     const report = await doctor(['--json'])
     const { ok, checks } = JSON.parse(report.stdout)
     assert.equal(ok, true)
-    assert.deepEqual(checks.map((check) => check.label), CHECK_ORDER)
-    assert.deepEqual(checks.map((check) => check.name), ['url', 'reachability', 'csrf', 'login-endpoint', 'jwks', 'token-endpoint', 'signature', 'clock', 'credential-store'])
+    assert.deepEqual(
+      checks.map((check) => check.label),
+      CHECK_ORDER
+    )
+    assert.deepEqual(
+      checks.map((check) => check.name),
+      ['url', 'reachability', 'csrf', 'login-endpoint', 'jwks', 'token-endpoint', 'signature', 'clock', 'credential-store']
+    )
     for (const check of checks) assert.ok(['pass', 'skip'].includes(check.status), JSON.stringify(check))
   })
 
@@ -455,9 +481,10 @@ test.describe('doctor', () => {
 
   test('the credential store check reports what checkStorage() says', async () => {
     const { AuthClient } = require('..')
-    const storeError = await new AuthClient({ baseUrl: srv.url, keyringService: KEYRING_SERVICE })
-      .checkStorage()
-      .then(() => null, (error) => error)
+    const storeError = await new AuthClient({ baseUrl: srv.url, keyringService: KEYRING_SERVICE }).checkStorage().then(
+      () => null,
+      (error) => error
+    )
     const result = await cli(['doctor', '--base-url', srv.url, '--keyring-service', KEYRING_SERVICE])
     const line = result.stdout.trim().split('\n').at(-1)
     if (storeError) {

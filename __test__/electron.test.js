@@ -42,10 +42,12 @@ function newClient() {
 function recordingClient() {
   const calls = []
   const signedOut = { state: 'signed-out', authenticated: false, user: null, expiresAt: null, lastError: null, persistent: false }
-  const record = (name, result) => (...args) => {
-    calls.push({ name, args })
-    return result
-  }
+  const record =
+    (name, result) =>
+    (...args) => {
+      calls.push({ name, args })
+      return result
+    }
   return {
     calls,
     login: record('login', Promise.resolve(signedOut)),
@@ -53,7 +55,7 @@ function recordingClient() {
     restore: record('restore', Promise.resolve(signedOut)),
     status: record('status', signedOut),
     getJwtToken: record('getJwtToken', Promise.resolve('not.a.token')),
-    onStatusChange: () => () => {}
+    onStatusChange: () => () => {},
   }
 }
 
@@ -74,8 +76,7 @@ function setUp({ client = newClient(), pushToAllWindows = false, ...options } = 
   // The fake windows load app://renderer/… unless a test says otherwise: the app's origin.
   const policy = options.allowSender ? {} : { allowedOrigins: [APP_ORIGIN] }
   const dispose = registerAuthIpc(electron.ipcMain, client, { ...policy, ...options, getWindows })
-  const preload = (contextBridge, ipcRenderer) =>
-    exposeAuthApi(contextBridge, ipcRenderer, { exposeToken: options.exposeToken })
+  const preload = (contextBridge, ipcRenderer) => exposeAuthApi(contextBridge, ipcRenderer, { exposeToken: options.exposeToken })
   const openWindow = (url) => {
     const window = electron.openWindow({ url, preload })
     return Object.assign(window, { api: window.mainWorld.symbioteAuth })
@@ -132,7 +133,7 @@ test.describe('fake Electron follows Electron semantics', () => {
     window.contextBridge.exposeInMainWorld('api', {
       fail: async () => {
         throw Object.assign(new Error('E_X: no'), { code: 'E_X' })
-      }
+      },
     })
     const error = await rejection(window.mainWorld.api.fail())
     assert.equal(error.message, 'E_X: no')
@@ -221,7 +222,17 @@ test.describe('input from the renderer is validated before the client sees it', 
     ['a password over the limit', [{ email: 'demo@example.com', password: 'p'.repeat(LIMITS.MAX_PASSWORD_LENGTH + 1) }]],
     ['a 10 MB password', [{ email: 'demo@example.com', password: 'p'.repeat(10 * 1024 * 1024) }]],
     ['an extra argument', [valid, 'extra']],
-    ['a getter that answers a number', [{ get email() { return 7 }, password: 'pw' }]]
+    [
+      'a getter that answers a number',
+      [
+        {
+          get email() {
+            return 7
+          },
+          password: 'pw',
+        },
+      ],
+    ],
   ]
 
   for (const [name, args] of cases) {
@@ -244,7 +255,7 @@ test.describe('input from the renderer is validated before the client sees it', 
     await api.login(valid)
     assert.deepEqual(client.calls, [
       { name: 'login', args: [{ ...valid, remember: false }] },
-      { name: 'login', args: [valid] }
+      { name: 'login', args: [valid] },
     ])
   })
 
@@ -260,7 +271,12 @@ test.describe('input from the renderer is validated before the client sees it', 
   test('a getter that throws fails in the renderer, before anything is sent', async () => {
     const client = recordingClient()
     const { openWindow } = setUp({ client })
-    const credentials = { get email() { throw new Error('gotcha') }, password: 'pw' }
+    const credentials = {
+      get email() {
+        throw new Error('gotcha')
+      },
+      password: 'pw',
+    }
     assert.equal((await rejection(openWindow().ipcRenderer.invoke(channels.login, credentials))).message, 'gotcha')
     assert.deepEqual(client.calls, [])
   })
@@ -269,7 +285,13 @@ test.describe('input from the renderer is validated before the client sees it', 
     const client = recordingClient()
     const { electron } = setUp({ client })
     let getterRuns = 0
-    const credentials = { get email() { getterRuns++; return 'demo@example.com' }, password: 'pw' }
+    const credentials = {
+      get email() {
+        getterRuns++
+        return 'demo@example.com'
+      },
+      password: 'pw',
+    }
     const event = electron.openWindow().webContents.createEvent()
     const reply = await electron.ipcMain.handlerFor(channels.login)(event, credentials)
     assert.equal(reply.error.code, 'E_INVALID_ARGUMENT')
@@ -311,7 +333,7 @@ test.describe('the sender policy applies to every call and every push', () => {
     user: { id: '1', email: 'demo@example.com', displayName: null, roles: ['user'] },
     expiresAt: null,
     lastError: null,
-    persistent: false
+    persistent: false,
   }
   function pushingClient() {
     const client = recordingClient()
@@ -329,7 +351,11 @@ test.describe('the sender policy applies to every call and every push', () => {
 
   test('a window allowSender refuses gets no push, even when getWindows lists it', async () => {
     const client = pushingClient()
-    const { openWindow } = setUp({ client, pushToAllWindows: true, allowSender: (event) => event.senderFrame.url.startsWith('app://trusted/') })
+    const { openWindow } = setUp({
+      client,
+      pushToAllWindows: true,
+      allowSender: (event) => event.senderFrame.url.startsWith('app://trusted/'),
+    })
     const trusted = openWindow('app://trusted/index.html')
     const refused = openWindow('app://other/index.html')
     client.push(signedIn)
@@ -368,7 +394,10 @@ test.describe('the sender policy applies to every call and every push', () => {
     const reply = await iframe.invoke(channels.status)
     assert.equal(reply.ok, false)
     assert.equal(reply.error.code, 'E_FORBIDDEN_SENDER', 'an iframe is refused even on an allowed origin')
-    assert.deepEqual(client.calls.map(({ name }) => name), ['status'])
+    assert.deepEqual(
+      client.calls.map(({ name }) => name),
+      ['status']
+    )
   })
 
   test('exposeToken: true is refused without an explicit sender policy, and evil.example never gets the JWT', async () => {
@@ -383,7 +412,10 @@ test.describe('the sender policy applies to every call and every push', () => {
     assert.match((await rejection(evil.mainWorld.symbioteAuth.getJwtToken())).message, /^E_FORBIDDEN_SENDER: /)
     const app = electron.openWindow({ url: `${APP_ORIGIN}/index.html`, preload })
     assert.equal(await app.mainWorld.symbioteAuth.getJwtToken(), 'not.a.token')
-    assert.deepEqual(client.calls.map(({ name }) => name), ['getJwtToken'])
+    assert.deepEqual(
+      client.calls.map(({ name }) => name),
+      ['getJwtToken']
+    )
   })
 
   test('allowedOrigins entries are checked at registration', () => {
@@ -473,7 +505,7 @@ test.describe('status pushes', () => {
         throw new Error('listener bug')
       }),
       window.api.onStatusChange((status) => seen.push(status.state)),
-      window.api.onStatusChange((status) => seen.push(status.state))
+      window.api.onStatusChange((status) => seen.push(status.state)),
     ]
     assert.equal(window.ipcRenderer.listenerCount(channels.statusChanged), 1)
     await window.api.login({ email: srv.user.email, password: srv.user.password })
@@ -492,7 +524,7 @@ test.describe('lifecycle', () => {
       handlers: electron.ipcMain.handledChannels().length,
       listeners: electron.ipcMain.eventNames().length,
       destroyedListeners: windows.reduce((sum, window) => sum + window.webContents.listenerCount('destroyed'), 0),
-      statusWatchers: watchers.size
+      statusWatchers: watchers.size,
     }
   }
 
@@ -593,12 +625,30 @@ test.describe('lifecycle', () => {
         return error.code
       }
     }
-    assert.equal(code(() => registerAuthIpc({}, client)), 'E_CONFIG')
-    assert.equal(code(() => registerAuthIpc(ipcMain, {})), 'E_CONFIG')
-    assert.equal(code(() => registerAuthIpc(ipcMain, client, { channelPrefix: '' })), 'E_CONFIG')
-    assert.equal(code(() => registerAuthIpc(ipcMain, client, { exposeToken: 'yes' })), 'E_CONFIG')
-    assert.equal(code(() => registerAuthIpc(ipcMain, client, { getWindows: [] })), 'E_CONFIG')
-    assert.equal(code(() => exposeAuthApi({}, {})), 'E_CONFIG')
+    assert.equal(
+      code(() => registerAuthIpc({}, client)),
+      'E_CONFIG'
+    )
+    assert.equal(
+      code(() => registerAuthIpc(ipcMain, {})),
+      'E_CONFIG'
+    )
+    assert.equal(
+      code(() => registerAuthIpc(ipcMain, client, { channelPrefix: '' })),
+      'E_CONFIG'
+    )
+    assert.equal(
+      code(() => registerAuthIpc(ipcMain, client, { exposeToken: 'yes' })),
+      'E_CONFIG'
+    )
+    assert.equal(
+      code(() => registerAuthIpc(ipcMain, client, { getWindows: [] })),
+      'E_CONFIG'
+    )
+    assert.equal(
+      code(() => exposeAuthApi({}, {})),
+      'E_CONFIG'
+    )
     assert.deepEqual(ipcMain.handledChannels(), [])
   })
 })

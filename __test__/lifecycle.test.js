@@ -65,7 +65,10 @@ test('an outage: the valid token keeps being served, retries back off and stay c
   const delays = records.filter((r) => r.message.startsWith('next refresh attempt')).map((r) => Number(r.fields.delayMs))
   const ceilings = delays.map((_, i) => Math.min(400, 100 * 2 ** i))
   delays.forEach((delay, i) => {
-    assert.ok(delay >= ceilings[i] / 2 - 1 && delay <= ceilings[i], `attempt ${i + 1}: ${delay} ms within [${ceilings[i] / 2}, ${ceilings[i]}]`)
+    assert.ok(
+      delay >= ceilings[i] / 2 - 1 && delay <= ceilings[i],
+      `attempt ${i + 1}: ${delay} ms within [${ceilings[i] / 2}, ${ceilings[i]}]`
+    )
   })
   assert.ok(Math.max(...delays) <= 400, 'capped')
 
@@ -113,7 +116,7 @@ test('a server clock an hour ahead: tokens still verify and status reports the s
   const status = await client.login(ref.server.user)
   assert.equal(status.state, 'valid')
   assert.ok(Math.abs(status.clockSkewMs - 3_600_000) < 5000, `skew ${status.clockSkewMs}`)
-  assert.ok(Math.abs(status.expiresAt - (Date.now() + 900_000)) < 10_000, 'expiresAt is on this machine\'s clock')
+  assert.ok(Math.abs(status.expiresAt - (Date.now() + 900_000)) < 10_000, "expiresAt is on this machine's clock")
   assert.equal(client.isJwtTokenValid(), true)
   assert.equal(newClient(ref.server).status().clockSkewMs, null)
 })

@@ -13,14 +13,14 @@ const { useReferenceServer, newClient, signedInClient, rejection, sleep } = requ
 const ref = useReferenceServer()
 const mcpUrl = () => `${ref.server.url}/mcp`
 
-async function tokenRequests (during) {
+async function tokenRequests(during) {
   const before = await ref.server.counters()
   const result = await during()
   const after = await ref.server.counters()
   return { result, requests: after.refresh + after.token - before.refresh - before.token }
 }
 
-function expOf (token) {
+function expOf(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).exp
 }
 
@@ -33,15 +33,17 @@ test('a valid token is answered from one resolved promise per generation, with a
   const tokens = await first
   assert.equal(tokens.access_token, client.getStoredJwtToken())
   assert.ok(Object.isFrozen(tokens))
-  assert.throws(() => { tokens.access_token = 'x' }, TypeError)
+  assert.throws(() => {
+    tokens.access_token = 'x'
+  }, TypeError)
   assert.deepEqual(JSON.parse(JSON.stringify(tokens)), {
     access_token: client.getStoredJwtToken(),
     token_type: 'Bearer',
-    expires_in: tokens.expires_in
+    expires_in: tokens.expires_in,
   })
 })
 
-test('expires_in counts down from the token\'s expiry at every read', async () => {
+test("expires_in counts down from the token's expiry at every read", async () => {
   const client = await signedInClient(ref.server)
   const tokens = await createMcpAuthProvider(client, { serverUrl: mcpUrl() }).tokens()
   const expected = () => Math.ceil(expOf(tokens.access_token) - Date.now() / 1000)
@@ -127,7 +129,7 @@ test('callers arriving together on an expired token share one native call and on
   const { result, requests } = await tokenRequests(async () => {
     const callers = Promise.all([
       ...Array.from({ length: 300 }, () => provider.token()),
-      ...Array.from({ length: 300 }, () => provider.tokens().then((t) => t.access_token))
+      ...Array.from({ length: 300 }, () => provider.tokens().then((t) => t.access_token)),
     ])
     await sleep(100)
     await ref.server.clearFaults()

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const sdk1 = {
   Client: require('@modelcontextprotocol/sdk/client/index.js').Client,
   StreamableHTTPClientTransport: require('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport,
-  SSEClientTransport: require('@modelcontextprotocol/sdk/client/sse.js').SSEClientTransport
+  SSEClientTransport: require('@modelcontextprotocol/sdk/client/sse.js').SSEClientTransport,
 }
 const sdk2 = require('@modelcontextprotocol/client')
 const { createAuthFetch, createMcpAuthProvider } = require('../mcp')
@@ -21,7 +21,7 @@ const {
   apiRequestsDuring,
   assertOneRefresh,
   waitFor,
-  oauthDetours
+  oauthDetours,
 } = require('./helpers/mcp-server')
 
 const servers = useMcpServers()
@@ -32,9 +32,14 @@ const DEMO = { sub: '1', email: 'demo@example.com' }
 const variants = [
   { name: 'sdk 1.x Streamable HTTP + createAuthFetch', sdk: sdk1, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' },
   { name: 'sdk 1.x SSE + createAuthFetch', sdk: sdk1, transport: 'SSEClientTransport', wiring: 'fetch' },
-  { name: 'client 2.x Streamable HTTP + createMcpAuthProvider', sdk: sdk2, transport: 'StreamableHTTPClientTransport', wiring: 'authProvider' },
+  {
+    name: 'client 2.x Streamable HTTP + createMcpAuthProvider',
+    sdk: sdk2,
+    transport: 'StreamableHTTPClientTransport',
+    wiring: 'authProvider',
+  },
   { name: 'client 2.x SSE + createMcpAuthProvider', sdk: sdk2, transport: 'SSEClientTransport', wiring: 'authProvider' },
-  { name: 'client 2.x Streamable HTTP + createAuthFetch', sdk: sdk2, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' }
+  { name: 'client 2.x Streamable HTTP + createAuthFetch', sdk: sdk2, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' },
 ]
 
 for (const variant of variants) {
@@ -83,7 +88,7 @@ for (const variant of variants) {
 
     const refusals = {
       'the API rotated its key without keeping the old one': () => servers.api.rotate({ keepOld: false }),
-      'the MCP server revoked the token': (token) => servers.mcp.revoke(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti)
+      'the MCP server revoked the token': (token) => servers.mcp.revoke(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti),
     }
     for (const [cause, refuse] of Object.entries(refusals)) {
       test(`${cause}: 401, one refresh, the retried call succeeds`, async (t) => {
@@ -124,7 +129,7 @@ for (const variant of variants) {
 
       const after = await servers.api.counters()
       assert.equal(after.refresh - before.refresh, 1, 'one refresh')
-      assert.equal(after.token - before.token, 1, 'the login\'s token request and no other')
+      assert.equal(after.token - before.token, 1, "the login's token request and no other")
       const sent = new Set(servers.mcp.requests.slice(mark).map(bearerOf))
       assert.deepEqual([...sent], [authClient.getStoredJwtToken()], 'every call went out with the one new token')
       assert.equal(sent.has(expired), false)
@@ -150,7 +155,10 @@ for (const variant of variants) {
       }
       assert.ok(servers.mcp.requests.every((r) => bearerOf(r) === authClient.getStoredJwtToken()))
       if (variant.wiring === 'fetch') assert.ok(servers.other.requests.length > 0, 'our fetch followed the redirect')
-      assert.deepEqual(servers.other.requests.filter((r) => r.authorization), [])
+      assert.deepEqual(
+        servers.other.requests.filter((r) => r.authorization),
+        []
+      )
     })
 
     if (variant.wiring === 'fetch') {
@@ -164,7 +172,10 @@ for (const variant of variants) {
         t.after(() => client.close())
         await rejection(client.connect(transport))
         assert.ok(servers.mcp.requests.length > 0)
-        assert.deepEqual(servers.mcp.requests.filter((r) => r.authorization), [])
+        assert.deepEqual(
+          servers.mcp.requests.filter((r) => r.authorization),
+          []
+        )
       })
     }
   })

@@ -6,18 +6,11 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { createAuthFetch, createMcpAuthProvider } = require('../mcp')
 const { rejection, thrown } = require('./helpers/client')
-const {
-  useMcpServers,
-  mcpClient,
-  signedInMcpClient,
-  bearerOf,
-  apiRequestsDuring,
-  assertOneRefresh
-} = require('./helpers/mcp-server')
+const { useMcpServers, mcpClient, signedInMcpClient, bearerOf, apiRequestsDuring, assertOneRefresh } = require('./helpers/mcp-server')
 
 const servers = useMcpServers()
 
-function claimsOf (token) {
+function claimsOf(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'))
 }
 
@@ -26,15 +19,15 @@ const INITIALIZE = JSON.stringify({
   jsonrpc: '2.0',
   id: 1,
   method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp.test', version: '1' } }
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp.test', version: '1' } },
 })
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
 
-function redirectUrl (from, to, status = 307) {
+function redirectUrl(from, to, status = 307) {
   return `${from}/redirect?status=${status}&to=${encodeURIComponent(to)}`
 }
 
-async function authFetchFor (options) {
+async function authFetchFor(options) {
   const client = await signedInMcpClient(servers, options)
   return { client, authFetch: createAuthFetch(client, { serverUrl: servers.mcp.url }) }
 }
@@ -52,12 +45,12 @@ test.describe('trusted origins', () => {
       ['https://other.example.com/mcp', 'E_UNTRUSTED_ORIGIN'],
       // Same server, same port: a different origin all the same.
       [`http://localhost:${port}/mcp`, 'E_UNTRUSTED_ORIGIN'],
-      [`${servers.other.origin}/mcp`, 'E_UNTRUSTED_ORIGIN']
+      [`${servers.other.origin}/mcp`, 'E_UNTRUSTED_ORIGIN'],
     ]
     const makers = {
       mcpProvider: (serverUrl) => client.mcpProvider(serverUrl),
       createAuthFetch: (serverUrl) => createAuthFetch(client, { serverUrl }),
-      createMcpAuthProvider: (serverUrl) => createMcpAuthProvider(client, { serverUrl: new URL(serverUrl) })
+      createMcpAuthProvider: (serverUrl) => createMcpAuthProvider(client, { serverUrl: new URL(serverUrl) }),
     }
     for (const [name, make] of Object.entries(makers)) {
       for (const [serverUrl, code] of refused) {
@@ -96,7 +89,10 @@ test.describe('redirects', () => {
       assert.equal(response.status, 404, `${status} was followed`)
     }
     assert.deepEqual(servers.mcp.requests.map(bearerOf), Array(5).fill(client.getStoredJwtToken()))
-    assert.deepEqual(servers.other.requests.map((r) => [r.path, r.authorization]), Array(5).fill(['/landing', undefined]))
+    assert.deepEqual(
+      servers.other.requests.map((r) => [r.path, r.authorization]),
+      Array(5).fill(['/landing', undefined])
+    )
   })
 
   test('a redirect within trusted origins keeps it; once it went elsewhere it stays dropped', async () => {
@@ -106,19 +102,35 @@ test.describe('redirects', () => {
     await authFetch(redirectUrl(servers.mcp.origin, redirectUrl(servers.other.origin, `${servers.mcp.origin}/status/204`)))
     assert.deepEqual(
       servers.mcp.requests.map((r) => [r.path, bearerOf(r)]),
-      [['/redirect', token], ['/status/204', token], ['/redirect', token], ['/status/204', undefined]]
+      [
+        ['/redirect', token],
+        ['/status/204', token],
+        ['/redirect', token],
+        ['/status/204', undefined],
+      ]
     )
     assert.deepEqual(servers.other.requests.map(bearerOf), [undefined])
   })
 
   test('307 sends the body again; 303 turns the request into a GET without it', async () => {
     const { authFetch } = await authFetchFor()
-    const kept = await authFetch(redirectUrl(servers.mcp.origin, servers.mcp.url, 307), { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE })
+    const kept = await authFetch(redirectUrl(servers.mcp.origin, servers.mcp.url, 307), {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: INITIALIZE,
+    })
     assert.equal(kept.status, 200)
     assert.match(await kept.text(), /"result"/)
 
-    await authFetch(redirectUrl(servers.mcp.origin, `${servers.other.origin}/landing`, 303), { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE })
-    assert.deepEqual(servers.other.requests.map((r) => r.method), ['GET'])
+    await authFetch(redirectUrl(servers.mcp.origin, `${servers.other.origin}/landing`, 303), {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: INITIALIZE,
+    })
+    assert.deepEqual(
+      servers.other.requests.map((r) => r.method),
+      ['GET']
+    )
   })
 
   test('redirect: manual hands the 3xx to the caller, as fetch does', async () => {
@@ -139,7 +151,7 @@ test.describe('401', () => {
   const bodies = {
     'a string body': (url) => [url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE }],
     'a streamed body': (url) => [url, { method: 'POST', headers: MCP_HEADERS, body: new Blob([INITIALIZE]).stream(), duplex: 'half' }],
-    'a Request': (url) => [new Request(url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE })]
+    'a Request': (url) => [new Request(url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE })],
   }
   for (const [name, request] of Object.entries(bodies)) {
     test(`a refused token is replaced once and the request retried with ${name}`, async () => {
@@ -178,10 +190,13 @@ test.describe('401', () => {
   test('20 concurrent requests refused together share one refresh', async () => {
     const { client, authFetch } = await authFetchFor()
     servers.mcp.revoke(claimsOf(client.getStoredJwtToken()).jti)
-    const during = await apiRequestsDuring(servers.api, () => Promise.all(
-      Array.from({ length: 20 }, () => authFetch(servers.mcp.url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE }))
-    ))
-    assert.deepEqual(during.result.map((r) => r.status), Array(20).fill(200))
+    const during = await apiRequestsDuring(servers.api, () =>
+      Promise.all(Array.from({ length: 20 }, () => authFetch(servers.mcp.url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE })))
+    )
+    assert.deepEqual(
+      during.result.map((r) => r.status),
+      Array(20).fill(200)
+    )
     await Promise.all(during.result.map((r) => r.body.cancel()))
     assertOneRefresh(during)
   })
@@ -237,7 +252,8 @@ test.describe('createMcpAuthProvider', () => {
     const provider = createMcpAuthProvider(client, { serverUrl: servers.mcp.url })
     const refused = await provider.token()
     const during = await apiRequestsDuring(servers.api, () =>
-      Promise.all(Array.from({ length: 20 }, () => provider.onUnauthorized({ response: new Response(null, { status: 401 }) }))))
+      Promise.all(Array.from({ length: 20 }, () => provider.onUnauthorized({ response: new Response(null, { status: 401 }) })))
+    )
     assertOneRefresh(during)
     assert.notEqual(await provider.token(), refused)
   })

@@ -33,7 +33,7 @@ function npmRun(args, cwd) {
   return run(npm, [...args, '--cache', npmCache, '--no-audit', '--no-fund', '--loglevel', 'error'], {
     cwd,
     timeout: NPM_TIMEOUT_MS,
-    maxBuffer: 16 * 1024 * 1024
+    maxBuffer: 16 * 1024 * 1024,
   })
 }
 
@@ -60,11 +60,17 @@ test('every target of napi.targets has its platform package, in step with the ma
   }
 })
 
-test('npm pack gives the main and the platform package; a fresh project installs both offline and loads', { timeout: 4 * NPM_TIMEOUT_MS }, async () => {
+test('npm pack gives the main and the platform package; a fresh project installs both offline and loads', {
+  timeout: 4 * NPM_TIMEOUT_MS,
+}, async () => {
   const { stdout } = await npmRun(['pack', '--json', '--pack-destination', scratch], repoRoot)
   const [packed] = JSON.parse(stdout)
   const files = packed.files.map((file) => file.path).sort()
-  assert.deepEqual(files.filter((file) => file.endsWith('.node')), [], 'the binary ships in the platform package only')
+  assert.deepEqual(
+    files.filter((file) => file.endsWith('.node')),
+    [],
+    'the binary ships in the platform package only'
+  )
   for (const entry of ['index.js', 'index.d.ts', 'mcp.js', 'mcp.d.ts', 'electron.js', 'electron.d.ts', 'cli.js', 'package.json']) {
     assert.ok(files.includes(entry), `${entry} is missing from the tarball`)
   }
@@ -108,7 +114,7 @@ test('npm pack gives the main and the platform package; a fresh project installs
     mcp: 'function',
     electron: ['function', 'function'],
     version,
-    unexported: 'ERR_PACKAGE_PATH_NOT_EXPORTED'
+    unexported: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
   })
 
   const bin = path.join(project, 'node_modules', '.bin', process.platform === 'win32' ? `${name}.cmd` : name)

@@ -161,7 +161,10 @@ test.describe('credential store (Secret Service)', () => {
     for (const result of results) assert.equal(result.status.state, 'valid')
     const restored = newClient(ref.server, options)
     assert.equal((await restored.restore()).state, 'valid')
-    assert.ok(results.some((r) => r.token === restored.getStoredJwtToken()), 'the last complete write wins')
+    assert.ok(
+      results.some((r) => r.token === restored.getStoredJwtToken()),
+      'the last complete write wins'
+    )
   })
 })
 
@@ -175,7 +178,12 @@ test.describe('credential store unavailable', () => {
     assert.match(failed.error.message, /gnome-keyring|KWallet|storageFallback/)
     assert.deepEqual(recordFiles(options), [], 'never a plaintext fallback')
 
-    const fallback = await inChild({ ...options, storageFallback: 'memory' }, 'login', [ref.server.user.email, ref.server.user.password], noBus)
+    const fallback = await inChild(
+      { ...options, storageFallback: 'memory' },
+      'login',
+      [ref.server.user.email, ref.server.user.password],
+      noBus
+    )
     assert.equal(fallback.status.state, 'valid')
     assert.equal(fallback.status.persistent, false)
     assert.deepEqual(recordFiles(options), [])
@@ -263,7 +271,7 @@ test.describe('storage backends', () => {
     const error = await rejection(client.login(ref.server.user))
     assert.equal(error.code, 'E_STORAGE')
     assert.match(error.message, /save\(\) threw or rejected/)
-    assert.equal(error.message.includes('disk full'), false, 'the backend\'s own text is not repeated')
+    assert.equal(error.message.includes('disk full'), false, "the backend's own text is not repeated")
     assert.equal(client.isAuthenticated(), false)
   })
 
@@ -281,6 +289,9 @@ test.describe('storage backends', () => {
 
   test('a storage value that is not a backend is E_CONFIG or a clear TypeError', () => {
     assert.throws(() => newClient(ref.server, { storage: { load() {} } }))
-    assert.throws(() => newClient(ref.server, { storage: 'disk' }), (e) => e.code === 'E_CONFIG')
+    assert.throws(
+      () => newClient(ref.server, { storage: 'disk' }),
+      (e) => e.code === 'E_CONFIG'
+    )
   })
 })

@@ -55,13 +55,10 @@ function runWorker({ baseUrl, account, credentials }) {
       await client.logout()
       report({ type: 'finished', states })
       parentPort.close()
-    }
+    },
   }
   parentPort.on('message', (command) => Promise.resolve(commands[command]()).catch(fail))
-  client.login(credentials).then(
-    (status) => report({ type: 'signed-in', state: status.state, valid: client.isJwtTokenValid() }),
-    fail
-  )
+  client.login(credentials).then((status) => report({ type: 'signed-in', state: status.state, valid: client.isJwtTokenValid() }), fail)
 }
 
 // ----- scenario (child process) ----------------------------------------------------------
@@ -74,7 +71,7 @@ async function runScenario(baseUrl) {
     fetch(`${baseUrl}/__control/${name}`, {
       method: body === undefined ? 'GET' : 'POST',
       headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body)
+      body: body === undefined ? undefined : JSON.stringify(body),
     }).then((response) => response.json())
 
   const workers = Array.from({ length: WORKER_COUNT }, (_, index) => {
@@ -154,7 +151,7 @@ function defineTest() {
       cwd: path.resolve(__dirname, '..'),
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 30_000,
-      killSignal: 'SIGKILL'
+      killSignal: 'SIGKILL',
     })
     let stdout = ''
     let stderr = ''

@@ -28,28 +28,28 @@ const ROWS = {
   4: ['cold start', require('./rows/cold-start')],
   5: ['JWT verification', require('./rows/verify')],
   6: ['memory', require('./rows/memory')],
-  7: ['binary size', require('./rows/size')]
+  7: ['binary size', require('./rows/size')],
 }
 
-function log (message) {
+function log(message) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
 }
 
-function napiBuild (args) {
+function napiBuild(args) {
   const manifest = require.resolve('@napi-rs/cli/package.json', { paths: [common.repoRoot] })
   const cli = path.join(path.dirname(manifest), require(manifest).bin.napi)
   log(`napi build ${args.join(' ')}`)
   execFileSync(process.execPath, [cli, 'build', ...args], { cwd: common.repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
 }
 
-function build () {
+function build() {
   // Separate target dirs: the two feature sets would otherwise overwrite each other's cdylib
   // and relink on every run; target/debug (the tests' build) is never touched.
   napiBuild(['--platform', '--release', '--features', 'bench', '--output-dir', 'bench/build', '--target-dir', 'target/bench'])
   napiBuild(['--platform', '--release', '--output-dir', 'bench/build/ship', '--target-dir', 'target/bench-ship'])
 }
 
-function machine () {
+function machine() {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : ''
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown'
   const version = (cmd, args) => {
@@ -70,12 +70,15 @@ function machine () {
     loadAverage: os.loadavg().map((x) => +x.toFixed(2)),
     clocksource: fs.existsSync('/sys/devices/system/clocksource/clocksource0/current_clocksource')
       ? fs.readFileSync('/sys/devices/system/clocksource/clocksource0/current_clocksource', 'utf8').trim()
-      : undefined
+      : undefined,
   }
 }
 
-async function main () {
-  const selected = (process.env.BENCH_ROWS ?? '1,2,3,4,5,6,7').split(',').map((s) => s.trim()).filter(Boolean)
+async function main() {
+  const selected = (process.env.BENCH_ROWS ?? '1,2,3,4,5,6,7')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (process.env.BENCH_SKIP_BUILD !== '1') build()
   else log('BENCH_SKIP_BUILD=1: using the existing bench/build')
 

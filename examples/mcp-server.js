@@ -25,13 +25,13 @@ const REFERENCE_AUDIENCE = 'symbiote-desktop'
  * fetched JWKS is trusted; 0 re-reads it for every token, so a key the API dropped is
  * refused at once.
  */
-function createJwtVerifier ({ jwksUrl, issuer = REFERENCE_ISSUER, audience = REFERENCE_AUDIENCE, jwksCacheMaxAgeMs }) {
+function createJwtVerifier({ jwksUrl, issuer = REFERENCE_ISSUER, audience = REFERENCE_AUDIENCE, jwksCacheMaxAgeMs }) {
   const keys = createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: jwksCacheMaxAgeMs })
   return {
-    async verifyAccessToken (token) {
+    async verifyAccessToken(token) {
       let payload
       try {
-        ({ payload } = await jwtVerify(token, keys, { issuer, audience, algorithms: ['RS256', 'ES256'] }))
+        ;({ payload } = await jwtVerify(token, keys, { issuer, audience, algorithms: ['RS256', 'ES256'] }))
       } catch (error) {
         // InvalidTokenError is what makes the middleware answer 401 rather than 500.
         throw new InvalidTokenError(`JWT rejected: ${error.code ?? error.message}`)
@@ -41,22 +41,18 @@ function createJwtVerifier ({ jwksUrl, issuer = REFERENCE_ISSUER, audience = REF
         clientId: String(payload.sub),
         scopes: [],
         expiresAt: payload.exp,
-        extra: { sub: payload.sub, email: payload.email, jti: payload.jti }
+        extra: { sub: payload.sub, email: payload.email, jti: payload.jti },
       }
-    }
+    },
   }
 }
 
-function createMcpServer () {
+function createMcpServer() {
   const server = new McpServer({ name: 'symbiote-example', version: '1.0.0' })
-  server.registerTool(
-    'whoami',
-    { description: 'The user this server verified from the bearer JWT' },
-    async ({ authInfo }) => {
-      const { sub, email } = authInfo.extra
-      return { content: [{ type: 'text', text: JSON.stringify({ sub, email }) }] }
-    }
-  )
+  server.registerTool('whoami', { description: 'The user this server verified from the bearer JWT' }, async ({ authInfo }) => {
+    const { sub, email } = authInfo.extra
+    return { content: [{ type: 'text', text: JSON.stringify({ sub, email }) }] }
+  })
   return server
 }
 
@@ -65,7 +61,7 @@ function createMcpServer () {
  * advertised in the 401's WWW-Authenticate header, as OAuth-protected MCP servers do; this
  * server does not serve it, and a client of symbiote-auth never asks for it.
  */
-function mcpRouter ({ verifier, resourceMetadataUrl }) {
+function mcpRouter({ verifier, resourceMetadataUrl }) {
   const router = express.Router()
   const auth = requireBearerAuth({ verifier, resourceMetadataUrl })
   const streamable = new Map()
@@ -80,7 +76,7 @@ function mcpRouter ({ verifier, resourceMetadataUrl }) {
       }
       transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
-        onsessioninitialized: (id) => streamable.set(id, transport)
+        onsessioninitialized: (id) => streamable.set(id, transport),
       })
       transport.onclose = () => streamable.delete(transport.sessionId)
       await createMcpServer().connect(transport)
@@ -119,17 +115,18 @@ function mcpRouter ({ verifier, resourceMetadataUrl }) {
 }
 
 /** Serves `app` on an ephemeral loopback port; resolves to its origin and a close(). */
-function listen (app, host = '127.0.0.1') {
+function listen(app, host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
     const server = app.listen(0, host, () => {
       const origin = `http://${host}:${server.address().port}`
       resolve({
         origin,
-        close: () => new Promise((done) => {
-          // Open SSE streams would hold close() forever.
-          server.closeAllConnections()
-          server.close(() => done())
-        })
+        close: () =>
+          new Promise((done) => {
+            // Open SSE streams would hold close() forever.
+            server.closeAllConnections()
+            server.close(() => done())
+          }),
       })
     })
     server.on('error', reject)
@@ -137,7 +134,7 @@ function listen (app, host = '127.0.0.1') {
 }
 
 /** The example server on its own: `url` is the Streamable HTTP endpoint. */
-async function startMcpServer ({ jwksUrl, host } = {}) {
+async function startMcpServer({ jwksUrl, host } = {}) {
   const app = express()
   app.use(mcpRouter({ verifier: createJwtVerifier({ jwksUrl }) }))
   const { origin, close } = await listen(app, host)

@@ -28,7 +28,7 @@ let pythonEnvReady = false
 // The setup script is cheap when nothing changed and takes a lock, so running it once
 // per process (rather than only when .venv/bin/python is missing) also picks up changed
 // requirements and never races a parallel test file that is still installing them.
-function ensurePythonEnv () {
+function ensurePythonEnv() {
   if (pythonEnvReady) return
   try {
     execFileSync('bash', [setupScript], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
@@ -43,7 +43,7 @@ function ensurePythonEnv () {
 
 // Top-level camelCase keys become the server's snake_case; nested objects (claims,
 // headers) are passed through untouched.
-function snakeKeys (object = {}) {
+function snakeKeys(object = {}) {
   return Object.fromEntries(
     Object.entries(object)
       .filter(([, value]) => value !== undefined)
@@ -51,18 +51,18 @@ function snakeKeys (object = {}) {
   )
 }
 
-function spawnServer ({ csrf, host }) {
+function spawnServer({ csrf, host }) {
   const args = ['-m', 'testing.flask_api', '--port', '0', '--host', host, '--exit-on-stdin-eof']
   if (csrf) args.push('--csrf')
   return spawn(pythonPath, args, {
     cwd: repoRoot,
     stdio: ['pipe', 'pipe', 'pipe'],
     // No __pycache__ inside the repo; output reaches the harness as soon as it is printed.
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
   })
 }
 
-function waitForListening (child, timeoutMs) {
+function waitForListening(child, timeoutMs) {
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (chunk) => {
@@ -88,8 +88,7 @@ function waitForListening (child, timeoutMs) {
     }
     const onExit = (code, signal) =>
       settle(reject, new Error(`reference server exited (${signal || `code ${code}`}) before listening${describeStderr()}`))
-    const onError = (error) =>
-      settle(reject, new Error(`could not start reference server ${pythonPath}: ${error.message}`))
+    const onError = (error) => settle(reject, new Error(`could not start reference server ${pythonPath}: ${error.message}`))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       settle(reject, new Error(`reference server did not print LISTENING within ${timeoutMs} ms${describeStderr()}`))
@@ -102,7 +101,7 @@ function waitForListening (child, timeoutMs) {
   })
 }
 
-function stopChild (child) {
+function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) {
     runningChildren.delete(child)
     return Promise.resolve()
@@ -118,7 +117,7 @@ function stopChild (child) {
   })
 }
 
-async function startReferenceServer ({ csrf = false, host = '127.0.0.1', startTimeoutMs = START_TIMEOUT_MS } = {}) {
+async function startReferenceServer({ csrf = false, host = '127.0.0.1', startTimeoutMs = START_TIMEOUT_MS } = {}) {
   ensurePythonEnv()
   const child = spawnServer({ csrf, host })
   runningChildren.add(child)
@@ -133,11 +132,11 @@ async function startReferenceServer ({ csrf = false, host = '127.0.0.1', startTi
   // server's own stdin-EOF watch) still take the server down with it.
   for (const handle of [child, child.stdin, child.stdout, child.stderr]) handle.unref()
 
-  async function control (method, name, body) {
+  async function control(method, name, body) {
     const response = await fetch(`${url}/__control/${name}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body)
+      body: body === undefined ? undefined : JSON.stringify(body),
     })
     const text = await response.text()
     if (!response.ok) throw new Error(`/__control/${name} answered ${response.status}: ${text}`)
@@ -163,7 +162,7 @@ async function startReferenceServer ({ csrf = false, host = '127.0.0.1', startTi
     stop: () => {
       stopping ??= stopChild(child)
       return stopping
-    }
+    },
   }
 }
 

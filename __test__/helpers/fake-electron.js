@@ -172,7 +172,7 @@ function fakeFrame(url, parent) {
     get origin() {
       const parsed = new URL(this.url)
       return parsed.protocol === 'file:' ? 'file://' : `${parsed.protocol}//${parsed.host}`
-    }
+    },
   }
 }
 
@@ -254,7 +254,7 @@ function createFakeElectron() {
       windows.push(window)
       preload?.(window.contextBridge, window.ipcRenderer)
       return window
-    }
+    },
   }
 }
 

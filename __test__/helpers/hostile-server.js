@@ -73,10 +73,12 @@ const behaviours = {
     more()
   },
 
-  redirect: (location, status = 302) => (_req, res) => {
-    res.writeHead(status, { location, 'content-length': '0' })
-    res.end()
-  },
+  redirect:
+    (location, status = 302) =>
+    (_req, res) => {
+      res.writeHead(status, { location, 'content-length': '0' })
+      res.end()
+    },
 
   /** Redirects to itself (same origin), for as long as the client follows. */
   redirectLoop: () => (req, res) => {

@@ -12,7 +12,7 @@ const { createJwtVerifier, mcpRouter, listen } = require('../../examples/mcp-ser
 const { startReferenceServer } = require('../../testing/server')
 const { newClient } = require('./client')
 
-function recordingApp () {
+function recordingApp() {
   const app = express()
   const requests = []
   app.use((req, _res, next) => {
@@ -25,7 +25,7 @@ function recordingApp () {
 }
 
 /** A server that is not an MCP server, on another origin. */
-async function startRecordingServer ({ host } = {}) {
+async function startRecordingServer({ host } = {}) {
   const { app, requests } = recordingApp()
   const { origin, close } = await listen(app, host)
   return { origin, requests, close }
@@ -37,16 +37,16 @@ async function startRecordingServer ({ host } = {}) {
  * advertise `${origin}/.well-known/oauth-protected-resource/mcp` as OAuth-protected MCP
  * servers do, so a client that went looking for OAuth would show up in `requests`.
  */
-async function startMcpServer ({ jwksUrl, jwksCacheMaxAgeMs, host } = {}) {
+async function startMcpServer({ jwksUrl, jwksCacheMaxAgeMs, host } = {}) {
   const { app, requests } = recordingApp()
   const revokedJtis = new Set()
   const jwt = createJwtVerifier({ jwksUrl, jwksCacheMaxAgeMs })
   const verifier = {
-    async verifyAccessToken (token) {
+    async verifyAccessToken(token) {
       const info = await jwt.verifyAccessToken(token)
       if (revokedJtis.has(info.extra.jti)) throw new InvalidTokenError('JWT revoked')
       return info
-    }
+    },
   }
   const { origin, close } = await listen(app, host)
   app.use(mcpRouter({ verifier, resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp` }))
@@ -56,7 +56,7 @@ async function startMcpServer ({ jwksUrl, jwksCacheMaxAgeMs, host } = {}) {
     sseUrl: `${origin}/sse`,
     requests,
     revoke: (jti) => revokedJtis.add(jti),
-    close
+    close,
   }
 }
 
@@ -65,7 +65,7 @@ async function startMcpServer ({ jwksUrl, jwksCacheMaxAgeMs, host } = {}) {
  * JWKS for every token so a key rotation shows at once) and a recording server on another
  * origin (`other`), all reset before every test.
  */
-function useMcpServers () {
+function useMcpServers() {
   const servers = { api: null, mcp: null, other: null }
   before(async () => {
     servers.api = await startReferenceServer()
@@ -86,23 +86,23 @@ function useMcpServers () {
 }
 
 /** A client that trusts the API and the MCP server, and nothing else. */
-function mcpClient ({ api, mcp }, options = {}) {
+function mcpClient({ api, mcp }, options = {}) {
   return newClient(api, { trustedOrigins: [api.url, mcp.origin], ...options })
 }
 
-async function signedInMcpClient (servers, options) {
+async function signedInMcpClient(servers, options) {
   const client = mcpClient(servers, options)
   await client.login(servers.api.user)
   return client
 }
 
 /** The token in a recorded request's Authorization header, or undefined. */
-function bearerOf (request) {
+function bearerOf(request) {
   return request.authorization?.replace(/^Bearer /, '')
 }
 
 /** The API's refresh and token request counts caused by `work`. */
-async function apiRequestsDuring (api, work) {
+async function apiRequestsDuring(api, work) {
   const before = await api.counters()
   const result = await work()
   const after = await api.counters()
@@ -110,13 +110,13 @@ async function apiRequestsDuring (api, work) {
 }
 
 /** A refresh asks /refresh once, which falls back to /token once when the API refuses the old token. */
-function assertOneRefresh ({ refresh, token }) {
+function assertOneRefresh({ refresh, token }) {
   assert.equal(refresh, 1, 'one refresh request')
   assert.ok(token <= 1, `at most one fallback token request, saw ${token}`)
 }
 
 /** Polls `condition` until it holds; fails after `timeoutMs` (generous: this waits, it does not measure). */
-async function waitFor (condition, { timeoutMs = 20_000, what = 'condition' } = {}) {
+async function waitFor(condition, { timeoutMs = 20_000, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -125,8 +125,10 @@ async function waitFor (condition, { timeoutMs = 20_000, what = 'condition' } = 
 }
 
 /** Requests that would mean somebody started OAuth discovery or dynamic client registration. */
-function oauthDetours (requests) {
-  return requests.filter((r) => r.path.startsWith('/.well-known/') || r.path === '/register' || r.path === '/token' || r.path === '/authorize')
+function oauthDetours(requests) {
+  return requests.filter(
+    (r) => r.path.startsWith('/.well-known/') || r.path === '/register' || r.path === '/token' || r.path === '/authorize'
+  )
 }
 
 module.exports = {
@@ -139,5 +141,5 @@ module.exports = {
   apiRequestsDuring,
   assertOneRefresh,
   waitFor,
-  oauthDetours
+  oauthDetours,
 }

@@ -11,7 +11,7 @@ const buildDir = path.join(benchDir, 'build')
 /** The release build exactly as shipped (no `bench` feature), for the size row. */
 const shipDir = path.join(buildDir, 'ship')
 
-function loadAddon () {
+function loadAddon() {
   const entry = path.join(buildDir, 'index.js')
   if (!fs.existsSync(entry)) {
     throw new Error(`${entry} is missing: run \`npm run bench\` (it builds the release addon), not this file alone`)
@@ -26,7 +26,7 @@ function loadAddon () {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Linear-interpolated quantile of sorted numbers. */
-function quantile (sorted, q) {
+function quantile(sorted, q) {
   if (sorted.length === 0) return NaN
   const at = (sorted.length - 1) * q
   const lo = Math.floor(at)
@@ -35,7 +35,7 @@ function quantile (sorted, q) {
 }
 
 /** Median, p75, p99, MAD, min, max of raw samples (any unit). */
-function summarize (samples) {
+function summarize(samples) {
   const sorted = Float64Array.from(samples).sort()
   const median = quantile(sorted, 0.5)
   const deviations = Float64Array.from(sorted, (x) => Math.abs(x - median)).sort()
@@ -46,12 +46,12 @@ function summarize (samples) {
     p99: quantile(sorted, 0.99),
     mad: quantile(deviations, 0.5),
     min: sorted[0],
-    max: sorted[sorted.length - 1]
+    max: sorted[sorted.length - 1],
   }
 }
 
 /** The same summary from a finished tinybench task (latency in ms), scaled by `scale`. */
-function fromTask (task, scale = 1) {
+function fromTask(task, scale = 1) {
   const result = task.result
   if (result.state !== 'completed') {
     throw new Error(`benchmark task "${task.name}" did not complete: ${result.state}${result.error ? `: ${result.error.stack}` : ''}`)
@@ -65,12 +65,12 @@ function fromTask (task, scale = 1) {
     mad: l.mad * scale,
     min: l.min * scale,
     max: l.max * scale,
-    rme: l.rme
+    rme: l.rme,
   }
 }
 
 /** A duration in ms as a short human string (ns, µs, ms or s). */
-function formatMs (ms) {
+function formatMs(ms) {
   if (!Number.isFinite(ms)) return String(ms)
   const abs = Math.abs(ms)
   if (abs < 0.001) return `${(ms * 1e6).toFixed(abs < 0.0001 ? 1 : 0)} ns`
@@ -79,12 +79,12 @@ function formatMs (ms) {
   return `${(ms / 1000).toFixed(2)} s`
 }
 
-function formatBytes (bytes) {
+function formatBytes(bytes) {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MB`
 }
 
 /** "a ± spread" for a summary whose values are in ms. */
-function formatSummary (s) {
+function formatSummary(s) {
   return `${formatMs(s.median)} (p75 ${formatMs(s.p75)}, p99 ${formatMs(s.p99)}, MAD ${formatMs(s.mad)}, n=${s.n})`
 }
 
@@ -100,5 +100,5 @@ module.exports = {
   fromTask,
   formatMs,
   formatBytes,
-  formatSummary
+  formatSummary,
 }

@@ -5,15 +5,15 @@
 // decodes the JWT payload (base64url -> atob -> JSON.parse), checks `exp`, and builds a new
 // `{access_token, token_type}`; `tokens()` is async, as OAuthClientProvider.tokens() is.
 
-function hostAppProvider (currentToken) {
+function hostAppProvider(currentToken) {
   return {
-    async tokens () {
+    async tokens() {
       const token = currentToken()
       if (!token) return undefined
       const payload = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
       if (typeof payload.exp !== 'number' || payload.exp * 1000 <= Date.now()) return undefined
       return { access_token: token, token_type: 'Bearer' }
-    }
+    },
   }
 }
 

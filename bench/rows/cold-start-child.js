@@ -8,14 +8,14 @@
 const t0 = performance.now()
 const path = require('node:path')
 
-async function ours (options) {
+async function ours(options) {
   const { AuthClient } = require(path.join(__dirname, '..', 'build', 'index.js'))
   const client = new AuthClient(options)
   await client.restore()
   return client.getJwtToken()
 }
 
-async function baseline ({ service, account, issuer, audience }) {
+async function baseline({ service, account, issuer, audience }) {
   const { Entry } = require('@napi-rs/keyring')
   const { createLocalJWKSet, jwtVerify } = await import('jose')
   const stored = new Entry(service, account).getPassword()
@@ -25,7 +25,7 @@ async function baseline ({ service, account, issuer, audience }) {
     issuer,
     audience,
     algorithms: ['RS256', 'ES256'],
-    clockTolerance: 30
+    clockTolerance: 30,
   })
   if (!payload.sub) throw new Error('no sub')
   return record.token

@@ -16,7 +16,7 @@ const CHILD = path.join(__dirname, 'cold-start-child.js')
 const ISSUER = 'symbiote-reference'
 const AUDIENCE = 'symbiote-desktop'
 
-function spawnChild (mode, options) {
+function spawnChild(mode, options) {
   return new Promise((resolve, reject) => {
     const started = performance.now()
     execFile(process.execPath, [CHILD, mode, JSON.stringify(options)], { timeout: 60_000 }, (error, stdout, stderr) => {
@@ -27,7 +27,7 @@ function spawnChild (mode, options) {
   })
 }
 
-async function run ({ addon, server, tinybench, log }) {
+async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
   const samples = Number(process.env.BENCH_COLD_STARTS ?? 20)
   const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'symbiote-bench-'))
@@ -38,9 +38,10 @@ async function run ({ addon, server, tinybench, log }) {
     account: 'bench@example.com',
     storageDir,
     issuer: ISSUER,
-    audience: AUDIENCE
+    audience: AUDIENCE,
   }
-  const title = 'cold start: require + new AuthClient + restore() from the credential store to the first token, no network, vs @napi-rs/keyring + jose'
+  const title =
+    'cold start: require + new AuthClient + restore() from the credential store to the first token, no network, vs @napi-rs/keyring + jose'
   try {
     await new addon.AuthClient(options).checkStorage()
   } catch (error) {
@@ -48,12 +49,17 @@ async function run ({ addon, server, tinybench, log }) {
     return {
       skipped: `no Secret Service: ${error.message}`,
       notes: ['skipped: no Secret Service. Run the bench under dbus-run-session with an unlocked gnome-keyring (see docs/PERFORMANCE.md)'],
-      lines: [{ id: '4', title, skipped: 'no Secret Service', target: '<= 1.0x' }]
+      lines: [{ id: '4', title, skipped: 'no Secret Service', target: '<= 1.0x' }],
     }
   }
 
   const { Entry } = require('@napi-rs/keyring')
-  const baselineStore = { service: `symbiote-bench-js-${crypto.randomUUID()}`, account: 'bench@example.com', issuer: ISSUER, audience: AUDIENCE }
+  const baselineStore = {
+    service: `symbiote-bench-js-${crypto.randomUUID()}`,
+    account: 'bench@example.com',
+    issuer: ISSUER,
+    audience: AUDIENCE,
+  }
   const client = new addon.AuthClient(options)
   await client.login({ ...server.user, remember: true })
   const jwks = await (await fetch(`${server.url}/api/jwt/jwks`)).json()
@@ -73,7 +79,11 @@ async function run ({ addon, server, tinybench, log }) {
   log(`row 4: ${samples} child processes per side (+2 warmup)`)
   await bench.run()
   const after = await server.counters()
-  const byEndpoint = Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - before[key]]).filter(([, n]) => n))
+  const byEndpoint = Object.fromEntries(
+    Object.keys(after)
+      .map((key) => [key, after[key] - before[key]])
+      .filter(([, n]) => n)
+  )
   const requests = Object.values(byEndpoint).reduce((sum, n) => sum + n, 0)
 
   await client.logout()
@@ -88,18 +98,21 @@ async function run ({ addon, server, tinybench, log }) {
     requestsByEndpoint: byEndpoint,
     notes: [
       `${requests} requests reached the API during the ${samples * 2 + 4} cold starts${requests ? ` (${JSON.stringify(byEndpoint)})` : ''}`,
-      `whole child process (spawn to exit, Node's own start-up included): ours ${median(wall.ours.slice(2)).toFixed(1)} ms, baseline ${median(wall.baseline.slice(2)).toFixed(1)} ms (medians)`
+      `whole child process (spawn to exit, Node's own start-up included): ours ${median(wall.ours.slice(2)).toFixed(1)} ms, baseline ${median(wall.baseline.slice(2)).toFixed(1)} ms (medians)`,
     ],
-    lines: [{
-      id: '4',
-      title,
-      ours: ours.median,
-      baseline: baseline.median,
-      unit: 'ms',
-      target: '<= 1.0x',
-      met: ours.median <= baseline.median && requests === 0,
-      miss: ours.median > baseline.median ? `${(ours.median / baseline.median).toFixed(2)}x` : requests ? `${requests} requests` : undefined
-    }]
+    lines: [
+      {
+        id: '4',
+        title,
+        ours: ours.median,
+        baseline: baseline.median,
+        unit: 'ms',
+        target: '<= 1.0x',
+        met: ours.median <= baseline.median && requests === 0,
+        miss:
+          ours.median > baseline.median ? `${(ours.median / baseline.median).toFixed(2)}x` : requests ? `${requests} requests` : undefined,
+      },
+    ],
   }
 }
 

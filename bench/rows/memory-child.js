@@ -14,7 +14,7 @@ const [mode, countArg, warmupArg] = process.argv.slice(2)
 const count = Number(countArg)
 const warmup = Number(warmupArg)
 
-async function settle () {
+async function settle() {
   // Let finalizers and pending native callbacks run, then collect everything twice.
   for (let i = 0; i < 3; i++) {
     await new Promise(setImmediate)
@@ -25,7 +25,7 @@ async function settle () {
   return process.memoryUsage()
 }
 
-async function main () {
+async function main() {
   const client = new AuthClient({ baseUrl: url, storage: 'memory', account: `bench-memory-${mode}` })
   let step
   if (mode === 'tokens') {
@@ -60,20 +60,22 @@ async function main () {
   const after = await settle()
   if (mode === 'tokens') await client.logout()
   const delta = (key) => after[key] - before[key]
-  process.stdout.write(`${JSON.stringify({
-    mode,
-    count,
-    warmup,
-    seconds,
-    rssBefore: before.rss,
-    rssAfter: after.rss,
-    rssMiddle: middle.rss,
-    rssGrowth: delta('rss'),
-    rssGrowthFirstHalf: middle.rss - before.rss,
-    rssGrowthSecondHalf: after.rss - middle.rss,
-    heapUsedGrowth: delta('heapUsed'),
-    externalGrowth: delta('external')
-  })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({
+      mode,
+      count,
+      warmup,
+      seconds,
+      rssBefore: before.rss,
+      rssAfter: after.rss,
+      rssMiddle: middle.rss,
+      rssGrowth: delta('rss'),
+      rssGrowthFirstHalf: middle.rss - before.rss,
+      rssGrowthSecondHalf: after.rss - middle.rss,
+      heapUsedGrowth: delta('heapUsed'),
+      externalGrowth: delta('external'),
+    })}\n`
+  )
   process.exit(0)
 }
 

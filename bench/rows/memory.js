@@ -15,19 +15,24 @@ const { summarize } = require('../lib/common')
 const CHILD = path.join(__dirname, 'memory-child.js')
 const MB = 1024 * 1024
 
-function child (server, mode, count, warmup) {
+function child(server, mode, count, warmup) {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--expose-gc', CHILD, mode, String(count), String(warmup)], {
-      timeout: 30 * 60_000,
-      env: { ...process.env, SYMBIOTE_BENCH_SERVER: JSON.stringify({ url: server.url, user: server.user }) }
-    }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`memory ${mode} failed: ${stderr || error.message}`))
-      resolve(JSON.parse(stdout.trim().split('\n').pop()))
-    })
+    execFile(
+      process.execPath,
+      ['--expose-gc', CHILD, mode, String(count), String(warmup)],
+      {
+        timeout: 30 * 60_000,
+        env: { ...process.env, SYMBIOTE_BENCH_SERVER: JSON.stringify({ url: server.url, user: server.user }) },
+      },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`memory ${mode} failed: ${stderr || error.message}`))
+        resolve(JSON.parse(stdout.trim().split('\n').pop()))
+      }
+    )
   })
 }
 
-async function run ({ server, log }) {
+async function run({ server, log }) {
   const calls = Number(process.env.BENCH_TOKENS_CALLS ?? 1_000_000)
   const cycles = Number(process.env.BENCH_LOGIN_CYCLES ?? 10_000)
   const runs = Number(process.env.BENCH_MEMORY_RUNS ?? 3)
@@ -47,16 +52,23 @@ async function run ({ server, log }) {
   const growth = (mode) => summarize(results[mode].map((r) => r.rssGrowth / MB))
   const tokens = growth('tokens')
   const cyclesGrowth = growth('cycles')
-  const describe = (r) => `RSS ${(r.rssBefore / MB).toFixed(1)} -> ${(r.rssMiddle / MB).toFixed(1)} -> ${(r.rssAfter / MB).toFixed(1)} MB (halves ${(r.rssGrowthFirstHalf / MB).toFixed(2)} + ${(r.rssGrowthSecondHalf / MB).toFixed(2)} MB) after ${r.warmup} warmup, heap ${(r.heapUsedGrowth / MB).toFixed(2)} MB, external ${(r.externalGrowth / MB).toFixed(2)} MB, ${r.seconds.toFixed(1)} s`
+  const describe = (r) =>
+    `RSS ${(r.rssBefore / MB).toFixed(1)} -> ${(r.rssMiddle / MB).toFixed(1)} -> ${(r.rssAfter / MB).toFixed(1)} MB (halves ${(r.rssGrowthFirstHalf / MB).toFixed(2)} + ${(r.rssGrowthSecondHalf / MB).toFixed(2)} MB) after ${r.warmup} warmup, heap ${(r.heapUsedGrowth / MB).toFixed(2)} MB, external ${(r.externalGrowth / MB).toFixed(2)} MB, ${r.seconds.toFixed(1)} s`
   return {
     runs: results,
     measures: [
       { label: `RSS growth over ${calls} tokens() (MB; ${runs} processes)`, unit: 'MB', ...tokens },
-      { label: `RSS growth over ${cycles} login/logout cycles (MB; ${cycleRuns} process${cycleRuns > 1 ? 'es' : ''})`, unit: 'MB', ...cyclesGrowth }
+      {
+        label: `RSS growth over ${cycles} login/logout cycles (MB; ${cycleRuns} process${cycleRuns > 1 ? 'es' : ''})`,
+        unit: 'MB',
+        ...cyclesGrowth,
+      },
     ],
     notes: [
       ...results.tokens.map((r, i) => `tokens() run ${i + 1}: ${describe(r)}`),
-      ...results.cycles.map((r, i) => `login/logout run ${i + 1}: ${describe(r)} (${(r.seconds * 1000 / r.count).toFixed(1)} ms per cycle)`)
+      ...results.cycles.map(
+        (r, i) => `login/logout run ${i + 1}: ${describe(r)} (${((r.seconds * 1000) / r.count).toFixed(1)} ms per cycle)`
+      ),
     ],
     lines: [
       {
@@ -65,7 +77,7 @@ async function run ({ server, log }) {
         ours: tokens.median,
         unit: 'MB',
         target: '<= 1 MB',
-        met: tokens.median <= 1
+        met: tokens.median <= 1,
       },
       {
         id: '6b',
@@ -73,9 +85,9 @@ async function run ({ server, log }) {
         ours: cyclesGrowth.median,
         unit: 'MB',
         target: '<= 2 MB',
-        met: cyclesGrowth.median <= 2
-      }
-    ]
+        met: cyclesGrowth.median <= 2,
+      },
+    ],
   }
 }
 

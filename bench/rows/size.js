@@ -8,12 +8,12 @@ const { buildDir, shipDir, repoRoot } = require('../lib/common')
 
 const LIMIT = 5 * 1024 * 1024
 
-function nodeFile (dir) {
+function nodeFile(dir) {
   const name = fs.existsSync(dir) && fs.readdirSync(dir).find((f) => f.endsWith('.node'))
   return name ? path.join(dir, name) : undefined
 }
 
-function keyringBinary () {
+function keyringBinary() {
   const scope = path.join(repoRoot, 'node_modules', '@napi-rs')
   for (const dir of fs.readdirSync(scope).filter((d) => d.startsWith('keyring-'))) {
     const file = nodeFile(path.join(scope, dir))
@@ -22,7 +22,7 @@ function keyringBinary () {
   return undefined
 }
 
-async function run () {
+async function run() {
   const shipped = nodeFile(shipDir)
   if (!shipped) throw new Error(`no release build in ${shipDir}: run npm run bench without BENCH_SKIP_BUILD first`)
   const bench = nodeFile(buildDir)
@@ -33,21 +33,23 @@ async function run () {
     files: {
       shipped: { path: path.relative(repoRoot, shipped), bytes: size },
       benchFeature: bench && { path: path.relative(repoRoot, bench), bytes: fs.statSync(bench).size },
-      keyring: keyring && { path: path.relative(repoRoot, keyring), bytes: keyringSize }
+      keyring: keyring && { path: path.relative(repoRoot, keyring), bytes: keyringSize },
     },
     notes: [
-      `${path.relative(repoRoot, shipped)}: ${size} bytes; @napi-rs/keyring: ${keyring ? `${path.relative(repoRoot, keyring)}, ${keyringSize} bytes` : 'not installed'}`
+      `${path.relative(repoRoot, shipped)}: ${size} bytes; @napi-rs/keyring: ${keyring ? `${path.relative(repoRoot, keyring)}, ${keyringSize} bytes` : 'not installed'}`,
     ],
-    lines: [{
-      id: '7',
-      title: 'release .node size (LTO, stripped) vs @napi-rs/keyring binary',
-      ours: size,
-      baseline: keyringSize,
-      unit: 'bytes',
-      target: '<= 5 MB',
-      met: size <= LIMIT,
-      miss: size > LIMIT ? `${((size - LIMIT) / 1024 / 1024).toFixed(2)} MB over` : undefined
-    }]
+    lines: [
+      {
+        id: '7',
+        title: 'release .node size (LTO, stripped) vs @napi-rs/keyring binary',
+        ours: size,
+        baseline: keyringSize,
+        unit: 'bytes',
+        target: '<= 5 MB',
+        met: size <= LIMIT,
+        miss: size > LIMIT ? `${((size - LIMIT) / 1024 / 1024).toFixed(2)} MB over` : undefined,
+      },
+    ],
   }
 }
 

@@ -15,20 +15,20 @@ const WAITED_MS = REFRESH_DELAY_MS / 2
 const YIELD_EVERY = 10
 
 /** A latency histogram, 8 buckets per power of two of nanoseconds (no per-call allocation). */
-function histogram () {
+function histogram() {
   const STEPS = 8
   const buckets = new Float64Array(STEPS * 40)
   let count = 0
   let max = 0
   return {
-    add (ms) {
+    add(ms) {
       count++
       if (ms > max) max = ms
       const ns = ms * 1e6
       buckets[ns <= 1 ? 0 : Math.min(buckets.length - 1, Math.ceil(STEPS * Math.log2(ns)))]++
     },
     /** The upper edge of the bucket holding quantile q, in ms. */
-    quantile (q) {
+    quantile(q) {
       let seen = 0
       for (let i = 0; i < buckets.length; i++) {
         seen += buckets[i]
@@ -36,12 +36,16 @@ function histogram () {
       }
       return max
     },
-    get count () { return count },
-    get max () { return max }
+    get count() {
+      return count
+    },
+    get max() {
+      return max
+    },
   }
 }
 
-async function run ({ addon, server, log }) {
+async function run({ addon, server, log }) {
   const seconds = Number(process.env.BENCH_SOAK_SECONDS ?? 120)
   await server.config({ lifetime: LIFETIME_S })
   const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-soak' })
@@ -53,22 +57,24 @@ async function run ({ addon, server, log }) {
   const native = client.mcpProvider(`${server.url}/mcp`)
   const counts = { asyncPath: 0, snapshots: 0 }
   const counted = {
-    get origin () { return native.origin },
+    get origin() {
+      return native.origin
+    },
     generationProbe: () => native.generationProbe(),
-    tokenSnapshot () {
+    tokenSnapshot() {
       counts.snapshots++
       return native.tokenSnapshot()
     },
-    tokens () {
+    tokens() {
       counts.asyncPath++
       return native.tokens()
     },
-    token () {
+    token() {
       counts.asyncPath++
       return native.token()
     },
     onUnauthorized: (t) => native.onUnauthorized(t),
-    invalidateCredentials: (s) => native.invalidateCredentials(s)
+    invalidateCredentials: (s) => native.invalidateCredentials(s),
   }
   const provider = createMcpAuthProvider({ mcpProvider: () => counted }, { serverUrl: `${server.url}/mcp` })
 
@@ -92,7 +98,7 @@ async function run ({ addon, server, log }) {
   const deadline = started + seconds * 1000
   log(`row 3: ${CALLERS} callers for ${seconds} s, ${LIFETIME_S} s tokens, refreshes held ${REFRESH_DELAY_MS} ms`)
 
-  async function caller () {
+  async function caller() {
     for (let i = 1; ; i++) {
       const t0 = performance.now()
       if (t0 >= deadline) return
@@ -131,16 +137,18 @@ async function run ({ addon, server, log }) {
   const within = Math.abs(tokenRequests - expected) <= Math.max(2, 0.15 * expected)
 
   return {
-    measures: [{
-      label: `tokens() latency, ${latency.count} calls by ${CALLERS} callers over ${elapsed.toFixed(0)} s (histogram buckets of 2^(1/8): upper edges; includes two performance.now() reads)`,
-      unit: 'ms',
-      n: latency.count,
-      median: latency.quantile(0.5),
-      p75: latency.quantile(0.75),
-      p99: latency.quantile(0.99),
-      mad: undefined,
-      max: latency.max
-    }],
+    measures: [
+      {
+        label: `tokens() latency, ${latency.count} calls by ${CALLERS} callers over ${elapsed.toFixed(0)} s (histogram buckets of 2^(1/8): upper edges; includes two performance.now() reads)`,
+        unit: 'ms',
+        n: latency.count,
+        median: latency.quantile(0.5),
+        p75: latency.quantile(0.75),
+        p99: latency.quantile(0.99),
+        mad: undefined,
+        max: latency.max,
+      },
+    ],
     calls: latency.count,
     waited,
     expiredServed,
@@ -154,7 +162,7 @@ async function run ({ addon, server, log }) {
     notes: [
       `${latency.count} calls in ${elapsed.toFixed(0)} s; slowest ${latency.max.toFixed(2)} ms; ${counts.asyncPath} took the async native path (answered without the network), ${counts.snapshots} new token generations loaded into the JS cache`,
       `${checked} calls (every 64th) checked against the token's exp: ${expiredServed} expired tokens handed out; ${missing} calls answered undefined`,
-      `token requests ${tokenRequests} (refresh + token endpoints) vs expected ${expected.toFixed(1)} = ${elapsed.toFixed(0)} s / ${interval.toFixed(1)} s (lifetime ${LIFETIME_S} s - window ${windowS} s - 0.5 s whole-second exp + ${REFRESH_DELAY_MS} ms held refresh)`
+      `token requests ${tokenRequests} (refresh + token endpoints) vs expected ${expected.toFixed(1)} = ${elapsed.toFixed(0)} s / ${interval.toFixed(1)} s (lifetime ${LIFETIME_S} s - window ${windowS} s - 0.5 s whole-second exp + ${REFRESH_DELAY_MS} ms held refresh)`,
     ],
     lines: [
       {
@@ -164,7 +172,7 @@ async function run ({ addon, server, log }) {
         baseline: undefined,
         unit: 'count',
         target: '0',
-        met: waited === 0 && expiredServed === 0 && missing === 0
+        met: waited === 0 && expiredServed === 0 && missing === 0,
       },
       {
         id: '3b',
@@ -173,9 +181,9 @@ async function run ({ addon, server, log }) {
         baseline: +expected.toFixed(1),
         unit: 'count',
         target: '≈ (within 15%)',
-        met: within
-      }
-    ]
+        met: within,
+      },
+    ],
   }
 }
 

@@ -15,7 +15,7 @@ const { fromTask, summarize, sleep } = require('../lib/common')
 
 const CALLERS = 1000
 
-async function run ({ addon, server, tinybench, log }) {
+async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
   const rounds = Number(process.env.BENCH_STORM_ROUNDS ?? 10)
   const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-storm' })
@@ -23,7 +23,7 @@ async function run ({ addon, server, tinybench, log }) {
 
   const SCHEDULER_FLOOR_MS = 1000
   let refreshedAt = 0
-  async function expire () {
+  async function expire() {
     await server.config({ lifetime: 1 })
     while (Date.now() % 1000 < 600 || Date.now() % 1000 >= 800) await sleep(2)
     await client.refreshJwtToken()
@@ -56,10 +56,12 @@ async function run ({ addon, server, tinybench, log }) {
       const started = performance.now()
       for (let i = 0; i < CALLERS; i++) {
         const t0 = performance.now()
-        calls.push(call().then((token) => {
-          latencies[i] = performance.now() - t0
-          return token
-        }))
+        calls.push(
+          call().then((token) => {
+            latencies[i] = performance.now() - t0
+            return token
+          })
+        )
       }
       const tokens = await Promise.all(calls)
       const finished = performance.now()
@@ -76,7 +78,7 @@ async function run ({ addon, server, tinybench, log }) {
     }
   }
 
-  async function single () {
+  async function single() {
     const t0 = performance.now()
     await client.getJwtToken()
     return { overriddenDuration: performance.now() - t0 }
@@ -84,22 +86,41 @@ async function run ({ addon, server, tinybench, log }) {
 
   const hooks = {
     beforeEach: expire,
-    beforeAll (mode) { recording = mode === 'run' }
+    beforeAll(mode) {
+      recording = mode === 'run'
+    },
   }
   const options = { time: 0, warmupTime: 0, warmupIterations: 3 }
   // The single caller runs more rounds: it is cheap, and its median is what the target uses.
-  const singleBench = new Bench({ name: 'single refresh', ...options, iterations: rounds * 3 })
-    .add('single caller: one refresh round trip', single, hooks)
+  const singleBench = new Bench({ name: 'single refresh', ...options, iterations: rounds * 3 }).add(
+    'single caller: one refresh round trip',
+    single,
+    hooks
+  )
   const stormBench = new Bench({ name: 'refresh storm', ...options, iterations: rounds })
-    .add(`storm: p99 of ${CALLERS} concurrent getJwtToken()`, storm(() => client.getJwtToken(), (requests, distinct, latencies) => {
-      requestsPerStorm.push(requests)
-      distinctTokensPerStorm.push(distinct)
-      pooled.push(...latencies)
-    }), hooks)
-    .add(`storm: p99 of ${CALLERS} concurrent createMcpAuthProvider().token()`, storm(() => mcp.token(), (requests, distinct) => {
-      mcpRequests.push(requests)
-      mcpDistinct.push(distinct)
-    }), hooks)
+    .add(
+      `storm: p99 of ${CALLERS} concurrent getJwtToken()`,
+      storm(
+        () => client.getJwtToken(),
+        (requests, distinct, latencies) => {
+          requestsPerStorm.push(requests)
+          distinctTokensPerStorm.push(distinct)
+          pooled.push(...latencies)
+        }
+      ),
+      hooks
+    )
+    .add(
+      `storm: p99 of ${CALLERS} concurrent createMcpAuthProvider().token()`,
+      storm(
+        () => mcp.token(),
+        (requests, distinct) => {
+          mcpRequests.push(requests)
+          mcpDistinct.push(distinct)
+        }
+      ),
+      hooks
+    )
   log(`row 2: ${rounds * 3} rounds of 1 caller, then ${rounds} storms of ${CALLERS} callers of getJwtToken() and as many of mcp token()`)
   await singleBench.run()
   await stormBench.run()
@@ -112,16 +133,26 @@ async function run ({ addon, server, tinybench, log }) {
   const maxRequests = Math.max(...requestsPerStorm)
   const notes = []
   if (redone) notes.push(`${redone} storm round(s) redone because they ran into the scheduler's 1 s floor`)
-  notes.push(`getJwtToken() storms: token requests per storm ${requestsPerStorm.join(', ')}; distinct tokens handed out per storm ${distinctTokensPerStorm.join(', ')}`)
-  notes.push(`createMcpAuthProvider().token() storms: token requests per storm ${mcpRequests.join(', ')}; distinct tokens per storm ${mcpDistinct.join(', ')}`)
-  notes.push(`every caller's latency, pooled over ${requestsPerStorm.length} storms: median ${callers.median.toFixed(2)} ms, p99 ${callers.p99.toFixed(2)} ms, max ${callers.max.toFixed(2)} ms`)
+  notes.push(
+    `getJwtToken() storms: token requests per storm ${requestsPerStorm.join(', ')}; distinct tokens handed out per storm ${distinctTokensPerStorm.join(', ')}`
+  )
+  notes.push(
+    `createMcpAuthProvider().token() storms: token requests per storm ${mcpRequests.join(', ')}; distinct tokens per storm ${mcpDistinct.join(', ')}`
+  )
+  notes.push(
+    `every caller's latency, pooled over ${requestsPerStorm.length} storms: median ${callers.median.toFixed(2)} ms, p99 ${callers.p99.toFixed(2)} ms, max ${callers.max.toFixed(2)} ms`
+  )
 
   return {
     measures: [
       { label: 'single caller on an expired token (one refresh round trip)', unit: 'ms', ...roundTrip },
       { label: `p99 caller latency of a storm of ${CALLERS} (one sample per storm)`, unit: 'ms', ...stormP99 },
       { label: `every caller of every storm (${callers.n})`, unit: 'ms', ...callers },
-      { label: `p99 caller latency of a storm of ${CALLERS} createMcpAuthProvider().token() (one sample per storm)`, unit: 'ms', ...mcpP99 }
+      {
+        label: `p99 caller latency of a storm of ${CALLERS} createMcpAuthProvider().token() (one sample per storm)`,
+        unit: 'ms',
+        ...mcpP99,
+      },
     ],
     requestsPerStorm,
     distinctTokensPerStorm,
@@ -135,7 +166,7 @@ async function run ({ addon, server, tinybench, log }) {
         unit: 'count',
         ratio: '—',
         target: 'exactly 1 per storm',
-        met: requestsPerStorm.every((n) => n === 1) && distinctTokensPerStorm.every((n) => n === 1)
+        met: requestsPerStorm.every((n) => n === 1) && distinctTokensPerStorm.every((n) => n === 1),
       },
       {
         id: '2b',
@@ -145,7 +176,7 @@ async function run ({ addon, server, tinybench, log }) {
         unit: 'ms',
         target: '<= 1.2x',
         met: stormP99.median <= 1.2 * roundTrip.median,
-        miss: stormP99.median > 1.2 * roundTrip.median ? `${(stormP99.median / roundTrip.median).toFixed(2)}x` : undefined
+        miss: stormP99.median > 1.2 * roundTrip.median ? `${(stormP99.median / roundTrip.median).toFixed(2)}x` : undefined,
       },
       {
         id: '2c',
@@ -155,9 +186,9 @@ async function run ({ addon, server, tinybench, log }) {
         unit: 'ms',
         target: '<= 1.2x, exactly 1 request',
         met: mcpP99.median <= 1.2 * roundTrip.median && mcpRequests.every((n) => n === 1) && mcpDistinct.every((n) => n === 1),
-        miss: mcpP99.median > 1.2 * roundTrip.median ? `${(mcpP99.median / roundTrip.median).toFixed(2)}x` : undefined
-      }
-    ]
+        miss: mcpP99.median > 1.2 * roundTrip.median ? `${(mcpP99.median / roundTrip.median).toFixed(2)}x` : undefined,
+      },
+    ],
   }
 }
 

@@ -12,7 +12,7 @@ const { fromTask } = require('../lib/common')
 
 const BATCH = 1000
 
-async function run ({ addon, server, tinybench, log }) {
+async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
   const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-tokens' })
   await client.login(server.user)
@@ -48,19 +48,46 @@ async function run ({ addon, server, tinybench, log }) {
 
   const options = { iterations: 1000, time: 1000, warmupIterations: 100, warmupTime: 250 }
   const calls = new Bench({ name: 'tokens() call', ...options })
-    .add('floor (a): benchNoop()', batched(() => benchNoop()))
-    .add('floor: raw Node-API empty function', batched(() => rawNoop()))
-    .add('floor: BenchNoop#noop() (method on a native object)', batched(() => noopObject.noop()))
-    .add('ours: createMcpAuthProvider().tokens()', batched(() => provider.tokens()))
-    .add('ours: createMcpAuthProvider().token()', batched(() => provider.token()))
-    .add('native McpAuthProvider#tokens() (no JS cache)', batched(() => native.tokens()))
-    .add('baseline (b): host app JS tokens()', batched(() => host.tokens()))
+    .add(
+      'floor (a): benchNoop()',
+      batched(() => benchNoop())
+    )
+    .add(
+      'floor: raw Node-API empty function',
+      batched(() => rawNoop())
+    )
+    .add(
+      'floor: BenchNoop#noop() (method on a native object)',
+      batched(() => noopObject.noop())
+    )
+    .add(
+      'ours: createMcpAuthProvider().tokens()',
+      batched(() => provider.tokens())
+    )
+    .add(
+      'ours: createMcpAuthProvider().token()',
+      batched(() => provider.token())
+    )
+    .add(
+      'native McpAuthProvider#tokens() (no JS cache)',
+      batched(() => native.tokens())
+    )
+    .add(
+      'baseline (b): host app JS tokens()',
+      batched(() => host.tokens())
+    )
   log(`row 1: tokens(), ${calls.tasks.length} tasks x >= 1M calls`)
   calls.runSync()
 
   const awaitedBench = new Bench({ name: 'await tokens()', ...options, iterations: 200 })
-    .add('ours: await createMcpAuthProvider().tokens()', awaited(() => provider.tokens()))
-    .add('baseline (b): await host app JS tokens()', awaited(() => host.tokens()))
+    .add(
+      'ours: await createMcpAuthProvider().tokens()',
+      awaited(() => provider.tokens())
+    )
+    .add(
+      'baseline (b): await host app JS tokens()',
+      awaited(() => host.tokens())
+    )
   log('row 1: await tokens(), 2 tasks x >= 200k calls')
   await awaitedBench.run()
   void sink
@@ -73,7 +100,7 @@ async function run ({ addon, server, tinybench, log }) {
     label: task.name,
     unit: 'ms',
     calls: task.runs * BATCH,
-    ...fromTask(task)
+    ...fromTask(task),
   }))
   return {
     measures,
@@ -84,12 +111,12 @@ async function run ({ addon, server, tinybench, log }) {
       tokenOverFloor: ourToken.median / floor.median,
       baselineOverOurs: baseline.median / ourTokens.median,
       nativeTokensOverOurs: nativeTokens.median / ourTokens.median,
-      awaitedBaselineOverOurs: baselineAwaited.median / ourAwaited.median
+      awaitedBaselineOverOurs: baselineAwaited.median / ourAwaited.median,
     },
     notes: [
       `createMcpAuthProvider().tokens() is ${(ourTokens.median / rawFloor.median).toFixed(2)}x a raw Node-API empty function (${rawFloor.median * 1e6 < 100 ? (rawFloor.median * 1e6).toFixed(1) : '?'} ns) and ${(ourTokens.median / floorMethod.median).toFixed(2)}x an empty method call on a native object; token() is ${(ourToken.median / floor.median).toFixed(2)}x (a)`,
       `awaited (each call then \`await\`ed): ours ${(ourAwaited.median * 1e6).toFixed(1)} ns vs (b) ${(baselineAwaited.median * 1e6).toFixed(1)} ns, (b) / ours = ${(baselineAwaited.median / ourAwaited.median).toFixed(1)}x`,
-      `the native McpAuthProvider#tokens() without the JS cache (sync fast path, but a method call that builds a new object and promise each time): ${(nativeTokens.median * 1e6).toFixed(0)} ns`
+      `the native McpAuthProvider#tokens() without the JS cache (sync fast path, but a method call that builds a new object and promise each time): ${(nativeTokens.median * 1e6).toFixed(0)} ns`,
     ],
     lines: [
       {
@@ -99,7 +126,7 @@ async function run ({ addon, server, tinybench, log }) {
         baseline: floor.median,
         unit: 'ms',
         target: '<= 2.0x (a)',
-        met: ourTokens.median <= 2 * floor.median
+        met: ourTokens.median <= 2 * floor.median,
       },
       {
         id: '1b',
@@ -108,9 +135,9 @@ async function run ({ addon, server, tinybench, log }) {
         baseline: baseline.median,
         unit: 'ms',
         target: '>= 5x faster than (b) (ratio <= 0.2)',
-        met: ourTokens.median * 5 <= baseline.median
-      }
-    ]
+        met: ourTokens.median * 5 <= baseline.median,
+      },
+    ],
   }
 }
 

@@ -9,7 +9,7 @@ const { fromTask } = require('../lib/common')
 const ISSUER = 'symbiote-reference'
 const AUDIENCE = 'symbiote-desktop'
 
-async function run ({ addon, server, tinybench, log }) {
+async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
   const jose = await import('jose')
   const client = new addon.AuthClient({
@@ -17,7 +17,7 @@ async function run ({ addon, server, tinybench, log }) {
     storage: 'memory',
     account: 'bench-verify',
     issuer: ISSUER,
-    audience: AUDIENCE
+    audience: AUDIENCE,
   })
   await client.login(server.user)
   const jwks = await (await fetch(`${server.url}/api/jwt/jwks`)).json()
@@ -26,7 +26,7 @@ async function run ({ addon, server, tinybench, log }) {
 
   const tokens = {
     RS256: await server.sign({ alg: 'RS256', lifetime: 3600 }),
-    ES256: await server.sign({ alg: 'ES256', lifetime: 3600 })
+    ES256: await server.sign({ alg: 'ES256', lifetime: 3600 }),
   }
   for (const [alg, token] of Object.entries(tokens)) {
     if (!client.isJwtTokenValid(token)) throw new Error(`ours refused the ${alg} token`)
@@ -34,7 +34,13 @@ async function run ({ addon, server, tinybench, log }) {
     // Both must also refuse a bad signature, or the comparison means nothing.
     const forged = token.slice(0, -6) + (token.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA')
     if (client.isJwtTokenValid(forged)) throw new Error(`ours accepted a forged ${alg} token`)
-    if (await jose.jwtVerify(forged, keys, options).then(() => true, () => false)) throw new Error(`jose accepted a forged ${alg} token`)
+    if (
+      await jose.jwtVerify(forged, keys, options).then(
+        () => true,
+        () => false
+      )
+    )
+      throw new Error(`jose accepted a forged ${alg} token`)
   }
 
   const bench = new Bench({ name: 'verify', time: 1000, iterations: 500, warmupTime: 250, warmupIterations: 50 })
@@ -59,11 +65,11 @@ async function run ({ addon, server, tinybench, log }) {
     unit: 'ms',
     target: '<= 1.0x',
     met: ours.median <= baseline.median,
-    miss: ours.median > baseline.median ? `${(ours.median / baseline.median).toFixed(2)}x` : undefined
+    miss: ours.median > baseline.median ? `${(ours.median / baseline.median).toFixed(2)}x` : undefined,
   })
   return {
     measures: bench.tasks.map((task) => ({ label: task.name, unit: 'ms', ...fromTask(task) })),
-    lines: [line('5a', 'RS256', oursRs, joseRs), line('5b', 'ES256', oursEs, joseEs)]
+    lines: [line('5a', 'RS256', oursRs, joseRs), line('5b', 'ES256', oursEs, joseEs)],
   }
 }
 

@@ -23,19 +23,22 @@ const client = new AuthClient({
   trustedOrigins: [new URL(API_URL).origin, new URL(MCP_URL).origin],
   keyringService: 'symbiote-auth-electron-example',
   // Where no OS credential store is available, keep the session for this run only.
-  storageFallback: 'memory'
+  storageFallback: 'memory',
 })
 
 // Connects for each call to keep the example short; an app would keep one connection.
 async function callTool(name) {
   const mcp = new Client({ name: 'symbiote-auth-electron-example', version: '1.0.0' })
   const transport = new StreamableHTTPClientTransport(new URL(MCP_URL), {
-    fetch: createAuthFetch(client, { serverUrl: MCP_URL })
+    fetch: createAuthFetch(client, { serverUrl: MCP_URL }),
   })
   await mcp.connect(transport)
   try {
     const result = await mcp.callTool({ name, arguments: {} })
-    return result.content.filter((part) => part.type === 'text').map((part) => part.text).join('\n')
+    return result.content
+      .filter((part) => part.type === 'text')
+      .map((part) => part.text)
+      .join('\n')
   } finally {
     await mcp.close()
   }
@@ -65,8 +68,8 @@ function createWindow() {
       // This preload requires symbiote-auth/electron from node_modules, which a sandboxed
       // preload cannot. A real app bundles its preload (electron-vite, Electron Forge)
       // and keeps the sandbox on; see docs/ELECTRON.md.
-      sandbox: false
-    }
+      sandbox: false,
+    },
   })
   window.loadURL(PAGE_URL)
 }
@@ -75,10 +78,12 @@ app.whenReady().then(() => {
   registerAuthIpc(ipcMain, client, {
     getWindows: () => BrowserWindow.getAllWindows(),
     // Only our own page may sign in or read the status.
-    allowSender: (event) => event.senderFrame?.url === PAGE_URL
+    allowSender: (event) => event.senderFrame?.url === PAGE_URL,
   })
   ipcMain.handle('example:call-tool', (event, ...args) =>
-    event.senderFrame?.url === PAGE_URL ? handleToolCall(event, ...args) : { ok: false, error: { code: 'E_FORBIDDEN_SENDER', message: 'not our page' } }
+    event.senderFrame?.url === PAGE_URL
+      ? handleToolCall(event, ...args)
+      : { ok: false, error: { code: 'E_FORBIDDEN_SENDER', message: 'not our page' } }
   )
   // After sleep the JWT may have expired while no timer ran.
   for (const wake of ['resume', 'unlock-screen']) powerMonitor.on(wake, () => client.notifyResume())

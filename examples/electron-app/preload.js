@@ -12,5 +12,5 @@ contextBridge.exposeInMainWorld('exampleMcp', {
     const reply = await ipcRenderer.invoke('example:call-tool', 'whoami')
     if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`)
     return reply.value
-  }
+  },
 })

@@ -18,12 +18,12 @@ beforeEach(() => srv.reset({ sessions: true }))
 
 // A browser-like client: one cookie jar, JSON helpers, optional CSRF header.
 class Client {
-  constructor () {
+  constructor() {
     this.cookies = new Map()
     this.setCookieHeaders = []
   }
 
-  async request (method, path, { json, headers = {}, signal } = {}) {
+  async request(method, path, { json, headers = {}, signal } = {}) {
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ')
     const response = await fetch(srv.url + path, {
       method,
@@ -32,9 +32,9 @@ class Client {
         accept: 'application/json',
         ...(cookie && { cookie }),
         ...(json !== undefined && { 'content-type': 'application/json' }),
-        ...headers
+        ...headers,
       },
-      body: json === undefined ? undefined : JSON.stringify(json)
+      body: json === undefined ? undefined : JSON.stringify(json),
     })
     this.setCookieHeaders = response.headers.getSetCookie()
     for (const header of this.setCookieHeaders) {
@@ -54,34 +54,34 @@ class Client {
     return { status: response.status, headers: response.headers, body }
   }
 
-  login (user = srv.user, headers) {
+  login(user = srv.user, headers) {
     return this.request('POST', '/api/login', { json: { ...user, remember: true }, headers })
   }
 
-  token (headers) {
+  token(headers) {
     return this.request('POST', '/api/jwt/token', { json: {}, headers })
   }
 }
 
-async function loggedInClient () {
+async function loggedInClient() {
   const client = new Client()
   const { status } = await client.login()
   assert.equal(status, 200)
   return client
 }
 
-function decodePart (part) {
+function decodePart(part) {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
 }
 
-async function fetchJwks () {
+async function fetchJwks() {
   const response = await fetch(`${srv.url}/api/jwt/jwks`)
   assert.equal(response.status, 200)
   return response.json()
 }
 
 // Verifies a compact JWS against the server's JWKS the way a relying party would.
-async function verifyJwt (token) {
+async function verifyJwt(token) {
   const [headerPart, claimsPart, signaturePart] = token.split('.')
   const header = decodePart(headerPart)
   const jwk = (await fetchJwks()).keys.find((key) => key.kid === header.kid)
@@ -102,7 +102,7 @@ test('login sets an HttpOnly session cookie; bad credentials 401, malformed body
   assert.equal(ok.status, 200)
   assert.deepEqual(ok.body, {
     success: true,
-    user: { id: '1', email: 'demo@example.com', display_name: 'Demo User', roles: ['user'] }
+    user: { id: '1', email: 'demo@example.com', display_name: 'Demo User', roles: ['user'] },
   })
   const sessionCookie = client.setCookieHeaders.find((h) => h.startsWith('session='))
   assert.match(sessionCookie, /HttpOnly/i)
