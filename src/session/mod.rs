@@ -43,7 +43,7 @@ use parking_lot::Mutex;
 use persist::{InLane, Persistence};
 use refresh::{RefreshFlight, TokenWait};
 use scheduler::Scheduler;
-use state::{Generation, SessionState, StatusContext, Usable};
+use state::{Generation, Phase, SessionState, StatusContext, Usable};
 use std::future::Future;
 use std::sync::{Arc, Once};
 use token_cache::TokenCache;
@@ -169,8 +169,9 @@ impl AuthCore {
         self.state.lock().status(&self.status_context())
     }
 
+    /// A session exists (`status().authenticated`), without building the whole status.
     pub fn is_authenticated(&self) -> bool {
-        self.status().authenticated
+        self.state.lock().phase == Phase::Active
     }
 
     pub fn on_status_change(&self, listener: Listener<AuthStatus>) -> u64 {
