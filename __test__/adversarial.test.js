@@ -365,7 +365,7 @@ const catalogue = {
     {
       name: 'CSRF endpoint returning garbage',
       code: 'E_CSRF',
-      options: { paths: { csrf: '/login' } },
+      options: { paths: { csrf: '/api/login' } },
       attack: () => ref.server.fault({ endpoint: 'csrf', status: 200, body: '<html>no token here</html>', contentType: 'text/html' }),
       act: signInAgain,
     },
@@ -418,7 +418,7 @@ const catalogue = {
     {
       name: 'CSRF endpoint hangs',
       code: 'E_TIMEOUT',
-      options: { paths: { csrf: '/login' } },
+      options: { paths: { csrf: '/api/login' } },
       attack: () => ref.server.fault({ endpoint: 'csrf', hang: true }),
       act: signInAgain,
     },

@@ -74,7 +74,7 @@ test.describe('login', () => {
 
   test('with CSRF on, login works when paths.csrf is set and is E_CSRF when not', async () => {
     await ref.server.config({ csrf: true })
-    const withCsrf = newClient(ref.server, { paths: { csrf: '/login' } })
+    const withCsrf = newClient(ref.server, { paths: { csrf: '/api/login' } })
     const status = await withCsrf.login({ email: ref.server.user.email, password: ref.server.user.password })
     assert.equal(status.state, 'valid')
     assert.equal((await ref.server.counters()).csrf, 1)
@@ -85,7 +85,7 @@ test.describe('login', () => {
 
   test('a CSRF endpoint that answers garbage is E_CSRF', async () => {
     await ref.server.fault({ endpoint: 'csrf', status: 200, body: 'not json', contentType: 'text/plain' })
-    const client = newClient(ref.server, { paths: { csrf: '/login' } })
+    const client = newClient(ref.server, { paths: { csrf: '/api/login' } })
     assert.equal((await rejection(client.login(ref.server.user))).code, 'E_CSRF')
   })
 

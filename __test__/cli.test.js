@@ -456,12 +456,12 @@ test.describe('doctor', () => {
     await srv.config({ csrf: true })
     assertFailures(await doctor(), ['login endpoint', 'token endpoint'], /missing CSRF token.*Fix: .*--csrf-path/)
 
-    const withCsrf = await doctor(['--csrf-path', '/login'])
+    const withCsrf = await doctor(['--csrf-path', '/api/login'])
     assert.equal(withCsrf.code, 0, withCsrf.stdout)
     assert.match(withCsrf.line('CSRF endpoint'), /^PASS /)
 
     await srv.fault({ endpoint: 'csrf', status: 500 })
-    const broken = await doctor(['--csrf-path', '/login'])
+    const broken = await doctor(['--csrf-path', '/api/login'])
     assert.equal(broken.code, 1)
     assert.match(broken.line('CSRF endpoint'), /^FAIL .*HTTP 500/)
   })

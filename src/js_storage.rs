@@ -158,4 +158,9 @@ impl SessionStore for JsStore {
     fn is_persistent(&self) -> bool {
         true
     }
+
+    /// The host's backend has one slot, whatever `baseUrl` the client has.
+    fn is_shared_by_origins(&self) -> bool {
+        true
+    }
 }

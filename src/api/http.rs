@@ -176,6 +176,9 @@ impl HttpApi {
         let reply = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| self.timeout_error(endpoint))??;
+        if let Some(newer) = reply.csrf_token() {
+            *self.csrf_token.lock() = Some(newer);
+        }
         if reply.status.is_redirection() {
             return Err(self.redirect_error(endpoint, &reply));
         }
@@ -223,6 +226,26 @@ impl HttpApi {
             .body(body)
     }
 
+    /// Sends a POST with a CSRF token for the session's whole life: one is fetched when there
+    /// is none yet (the first login, after `restore()`), any newer one an answer carries
+    /// replaces it (in `exchange`), and when the API refuses it (expired, or the session
+    /// changed) a fresh one is fetched and the request built and sent once more. A refusal
+    /// of a token fetched for this very request is final: never a loop. The caller reads
+    /// whatever the last answer says, a refusal included.
+    async fn post_with_csrf(
+        &self,
+        endpoint: Endpoint,
+        build: impl Fn() -> Result<reqwest::RequestBuilder>,
+    ) -> Result<Reply> {
+        let have_token = self.csrf_token.lock().is_some();
+        let fetched_now = !have_token && self.fetch_csrf_token().await?;
+        let reply = self.exchange(endpoint, build()?).await?;
+        if fetched_now || !reply.is_csrf_refusal() || !self.fetch_csrf_token().await? {
+            return Ok(reply);
+        }
+        self.exchange(endpoint, build()?).await
+    }
+
     /// Errors every endpoint shares: 5xx, 429, and anything else unexpected. A `Retry-After`
     /// on a 5xx or 429 is named in the message and carried on the error for the backoff.
     fn unexpected_status(&self, endpoint: Endpoint, reply: &Reply) -> AuthError {
@@ -249,18 +272,24 @@ impl HttpApi {
     }
 
     fn csrf_refused(&self, endpoint: Endpoint) -> AuthError {
-        AuthError::new(
-            ErrorCode::Csrf,
+        let message = if self.endpoints.csrf.is_some() {
             format!(
-                "the {} refused the request for a missing or invalid CSRF token; set paths.csrf (e.g. \"/login\") if the API has CSRF protection on",
+                "the {} refused a freshly fetched CSRF token; check that paths.csrf names the endpoint whose token the API checks",
                 endpoint.name()
-            ),
-        )
+            )
+        } else {
+            format!(
+                "the {} refused the request for a missing CSRF token; set paths.csrf to the API's CSRF endpoint (\"/api/login\" for Flask-Security)",
+                endpoint.name()
+            )
+        };
+        AuthError::new(ErrorCode::Csrf, message)
     }
 
-    async fn fetch_csrf_token(&self) -> Result<()> {
+    /// Fetches a new CSRF token from `paths.csrf`; false when none is configured.
+    async fn fetch_csrf_token(&self) -> Result<bool> {
         let Some(url) = &self.endpoints.csrf else {
-            return Ok(());
+            return Ok(false);
         };
         let failed = |why: &str| {
             AuthError::new(
@@ -280,16 +309,11 @@ impl HttpApi {
                 failed(&format!("HTTP {}", reply.status.as_u16()))
             });
         }
-        let body: Value =
-            serde_json::from_slice(&reply.body).map_err(|_| failed("the answer is not JSON"))?;
-        let token = body
-            .pointer("/response/csrf_token")
-            .or_else(|| body.get("csrf_token"))
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty() && t.len() <= 4096 && HeaderValue::from_str(t).is_ok())
-            .ok_or_else(|| failed("the answer has no usable csrf_token"))?;
-        *self.csrf_token.lock() = Some(Secret::new(token));
-        Ok(())
+        let token = reply.csrf_token().ok_or_else(|| {
+            failed("the answer is not JSON with a usable csrf_token or response.csrf_token")
+        })?;
+        *self.csrf_token.lock() = Some(token);
+        Ok(true)
     }
 
     /// The password is only ever in the request body.
@@ -299,10 +323,11 @@ impl HttpApi {
         password: &Secret,
         remember: bool,
     ) -> Result<Option<User>> {
-        self.fetch_csrf_token().await?;
-        let body = login_body(email, password, remember)?;
         let reply = self
-            .exchange(Endpoint::Login, self.post_json(&self.endpoints.login, body))
+            .post_with_csrf(Endpoint::Login, || {
+                let body = login_body(email, password, remember)?;
+                Ok(self.post_json(&self.endpoints.login, body))
+            })
             .await?;
         let refused = || {
             AuthError::new(
@@ -314,7 +339,7 @@ impl HttpApi {
             200..=299 => {
                 let body = reply.json(Endpoint::Login)?;
                 if body.get("success").and_then(Value::as_bool) == Some(false) {
-                    return Err(if reply.mentions_csrf() {
+                    return Err(if reply.is_csrf_refusal() {
                         self.csrf_refused(Endpoint::Login)
                     } else {
                         refused()
@@ -325,7 +350,7 @@ impl HttpApi {
                     .or_else(|| body.pointer("/response/user"))
                     .and_then(User::from_api))
             }
-            400 | 401 | 403 if reply.mentions_csrf() => Err(self.csrf_refused(Endpoint::Login)),
+            _ if reply.is_csrf_refusal() => Err(self.csrf_refused(Endpoint::Login)),
             400 | 401 | 403 | 422 => Err(refused()),
             _ => Err(self.unexpected_status(Endpoint::Login, &reply)),
         }
@@ -353,17 +378,16 @@ impl HttpApi {
 
     async fn post_token(&self) -> Result<TokenAnswer> {
         let reply = self
-            .exchange(
-                Endpoint::Token,
-                self.post_json(&self.endpoints.token, b"{}".to_vec()),
-            )
+            .post_with_csrf(Endpoint::Token, || {
+                Ok(self.post_json(&self.endpoints.token, b"{}".to_vec()))
+            })
             .await?;
         match reply.status.as_u16() {
             200..=299 => Ok(TokenAnswer {
                 issued: parse_token_response(Endpoint::Token, &reply)?,
                 server_date: reply.server_date,
             }),
-            400 | 403 if reply.mentions_csrf() => Err(self.csrf_refused(Endpoint::Token)),
+            _ if reply.is_csrf_refusal() => Err(self.csrf_refused(Endpoint::Token)),
             401 | 403 => Err(AuthError::login_required(
                 "the API no longer recognises this session; sign in again",
             )),
@@ -384,10 +408,16 @@ impl HttpApi {
             }
         };
         bearer.set_sensitive(true);
-        let request = self
-            .post_json(url, b"{}".to_vec())
-            .header(AUTHORIZATION, bearer);
-        let reply = self.exchange(Endpoint::Refresh, request).await?;
+        let reply = self
+            .post_with_csrf(Endpoint::Refresh, || {
+                Ok(self
+                    .post_json(url, b"{}".to_vec())
+                    .header(AUTHORIZATION, bearer.clone()))
+            })
+            .await?;
+        if reply.is_csrf_refusal() {
+            return Err(self.csrf_refused(Endpoint::Refresh));
+        }
         if !reply.status.is_success() {
             return Err(self.unexpected_status(Endpoint::Refresh, &reply));
         }
@@ -412,12 +442,13 @@ impl HttpApi {
 
     async fn post_logout(&self) -> Result<()> {
         let reply = self
-            .exchange(
-                Endpoint::Logout,
-                self.post_json(&self.endpoints.logout, b"{}".to_vec()),
-            )
+            .post_with_csrf(Endpoint::Logout, || {
+                Ok(self.post_json(&self.endpoints.logout, b"{}".to_vec()))
+            })
             .await?;
-        if reply.status.is_success() {
+        if reply.is_csrf_refusal() {
+            Err(self.csrf_refused(Endpoint::Logout))
+        } else if reply.status.is_success() {
             Ok(())
         } else {
             Err(self.unexpected_status(Endpoint::Logout, &reply))
@@ -461,6 +492,8 @@ impl FlaskApi for HttpApi {
 
     fn resume_session(&self, cookies: Vec<StoredCookie>) {
         self.cookies.replace(cookies);
+        // A CSRF token belongs to the session it was issued for: the next POST fetches one.
+        *self.csrf_token.lock() = None;
     }
 
     fn has_session(&self) -> bool {

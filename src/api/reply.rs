@@ -3,11 +3,15 @@
 use super::{Endpoint, IssuedToken};
 use crate::errors::{AuthError, Result};
 use crate::secret::Secret;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, DATE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, DATE, RETRY_AFTER};
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 use zeroize::Zeroize;
+
+/// Longer than any CSRF token a framework issues; a longer one is not taken.
+const MAX_CSRF_TOKEN_BYTES: usize = 4096;
 
 /// A response read in full (within the size limit). Its body is zeroed when dropped: token
 /// and CSRF answers carry secrets.
@@ -45,10 +49,57 @@ impl Reply {
         })
     }
 
-    pub(super) fn mentions_csrf(&self) -> bool {
-        String::from_utf8_lossy(&self.body)
-            .to_ascii_lowercase()
-            .contains("csrf")
+    /// Searched in place: a lower-cased copy would leave the body (perhaps a token) behind.
+    fn mentions_csrf(&self) -> bool {
+        self.body
+            .windows(4)
+            .any(|window| window.eq_ignore_ascii_case(b"csrf"))
+    }
+
+    /// The API refused the request for its CSRF token: a 400/401/403 that names CSRF, or a
+    /// 2xx `{"success": false}` that does (some APIs answer failures with 200).
+    pub(super) fn is_csrf_refusal(&self) -> bool {
+        match self.status.as_u16() {
+            400 | 401 | 403 => self.mentions_csrf(),
+            200..=299 => {
+                #[derive(Deserialize)]
+                struct Outcome {
+                    success: Option<bool>,
+                }
+                self.mentions_csrf()
+                    && serde_json::from_slice::<Outcome>(&self.body)
+                        .is_ok_and(|outcome| outcome.success == Some(false))
+            }
+            _ => false,
+        }
+    }
+
+    /// The CSRF token a successful answer carries: Flask-Security puts a fresh one in every
+    /// JSON answer (`response.csrf_token`), simpler APIs at the top level. Only that field is
+    /// read out of the body (serde skips the rest unread), so nothing else of it is copied.
+    pub fn csrf_token(&self) -> Option<Secret> {
+        #[derive(Deserialize)]
+        struct Carrier {
+            csrf_token: Option<Secret>,
+            response: Option<Nested>,
+        }
+        #[derive(Deserialize)]
+        struct Nested {
+            csrf_token: Option<Secret>,
+        }
+        if !self.status.is_success() || !self.mentions_csrf() {
+            return None;
+        }
+        let carrier: Carrier = serde_json::from_slice(&self.body).ok()?;
+        carrier
+            .response
+            .and_then(|nested| nested.csrf_token)
+            .or(carrier.csrf_token)
+            .filter(|token| {
+                !token.is_empty()
+                    && token.expose().len() <= MAX_CSRF_TOKEN_BYTES
+                    && HeaderValue::from_str(token.expose()).is_ok()
+            })
     }
 
     /// The wait a `Retry-After` header asks for, in either of its forms (seconds or a date).
@@ -147,7 +198,6 @@ pub fn parse_token_response(endpoint: Endpoint, reply: &Reply) -> Result<IssuedT
 mod tests {
     use super::*;
     use crate::errors::ErrorCode;
-    use reqwest::header::HeaderValue;
 
     fn reply(headers: &[(&str, &str)], body: &str) -> Reply {
         let mut map = HeaderMap::new();
@@ -186,6 +236,61 @@ mod tests {
             assert_eq!(err.code, ErrorCode::BadResponse, "{body}");
             assert!(!err.message.contains("eyJ"), "{body}: {err}");
         }
+    }
+
+    #[test]
+    fn csrf_tokens_are_taken_from_either_shape_of_a_successful_answer_only() {
+        let token = |status: u16, body: &str| {
+            let mut answer = reply(&[], body);
+            answer.status = StatusCode::from_u16(status).unwrap();
+            answer.csrf_token().map(|t| t.expose().to_string())
+        };
+        let flask_security =
+            r#"{"meta": {"code": 200}, "response": {"csrf_token": "fs", "user": {}}}"#;
+        assert_eq!(token(200, flask_security).as_deref(), Some("fs"));
+        assert_eq!(
+            token(200, r#"{"csrf_token": "top"}"#).as_deref(),
+            Some("top")
+        );
+        assert_eq!(token(400, r#"{"csrf_token": "top"}"#), None);
+        for unusable in [
+            r#"{"csrf_token": ""}"#,
+            r#"{"csrf_token": 7}"#,
+            r#"{"csrf_token": "line
+break"}"#,
+            r#"{"access_token": "eyJ.a.b"}"#,
+            "csrf_token=abc",
+        ] {
+            assert_eq!(token(200, unusable), None, "{unusable}");
+        }
+        let long = format!(
+            r#"{{"csrf_token": "{}"}}"#,
+            "a".repeat(MAX_CSRF_TOKEN_BYTES + 1)
+        );
+        assert_eq!(token(200, &long), None);
+    }
+
+    #[test]
+    fn a_csrf_refusal_is_an_error_or_a_failure_that_names_csrf() {
+        let refusal = |status: u16, body: &str| {
+            let mut answer = reply(&[], body);
+            answer.status = StatusCode::from_u16(status).unwrap();
+            answer.is_csrf_refusal()
+        };
+        let missing =
+            r#"{"meta": {"code": 400}, "response": {"errors": ["The CSRF token is missing."]}}"#;
+        assert!(refusal(400, missing));
+        assert!(refusal(403, "CSRF failed"));
+        assert!(refusal(
+            200,
+            r#"{"success": false, "error": "bad CSRF token"}"#
+        ));
+        assert!(!refusal(200, r#"{"response": {"csrf_token": "fresh"}}"#));
+        assert!(!refusal(
+            400,
+            r#"{"response": {"errors": ["Invalid password"]}}"#
+        ));
+        assert!(!refusal(500, "csrf"));
     }
 
     #[test]

@@ -33,8 +33,9 @@ const DATA_DIR_NAME: &str = "symbiote-auth";
 
 /// The first bytes of every session file: "SYmbiote Auth Session".
 const FILE_MAGIC: &[u8; 4] = b"SYAS";
-/// Version 1: ChaCha20-Poly1305, 96-bit random nonce, 256-bit key from the credential store.
-const FILE_FORMAT_VERSION: u8 = 1;
+/// Version 2: ChaCha20-Poly1305, 96-bit random nonce, 256-bit key from the credential store,
+/// the API origin in the associated data (version 1 had none, and is never opened).
+const FILE_FORMAT_VERSION: u8 = 2;
 const HEADER_LEN: usize = FILE_MAGIC.len() + 1;
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -42,6 +43,11 @@ const TAG_LEN: usize = 16;
 
 /// File names stay well under the 255-byte limit of common file systems.
 const MAX_FILE_NAME_LEN: usize = 200;
+/// Bytes of SHA-256 of the API origin that name its record: enough to never collide, and a
+/// file name of the same length whatever the origin.
+const ORIGIN_TAG_BYTES: usize = 16;
+/// What follows the stem in the longest name used: `@<tag>.session.<random>.tmp`.
+const LONGEST_NAME_SUFFIX: usize = 1 + 2 * ORIGIN_TAG_BYTES + ".session.".len() + 16 + ".tmp".len();
 
 /// How long one credential-store call may take. An unlock prompt waits for the user, so
 /// this is generous; it exists so a D-Bus peer that never answers cannot hang a login.
@@ -51,7 +57,8 @@ pub(super) const FALLBACK_ADVICE: &str =
     "or pass storageFallback: \"memory\" to keep the session in memory only";
 
 /// A `SessionStore` whose record is sealed in a file under a key kept in the OS credential
-/// store (service = `keyringService`, user = `account`).
+/// store (service = `keyringService`, user = `account`). Each API origin has a file of its
+/// own; the key is shared by them.
 pub struct KeyringStore {
     vault: Arc<Vault>,
 }
@@ -63,12 +70,17 @@ struct Vault {
     account: String,
     key_vault: Box<dyn KeyVault>,
     dir: PathBuf,
+    /// `<service>-<account>`: every file of this account starts with it.
+    file_stem: String,
+    /// `<stem>@<origin tag>.session`.
     record_path: PathBuf,
+    /// `<stem>.session`: where versions before the origin binding kept the record.
+    unbound_record_path: PathBuf,
     /// Held (flock / LockFileEx) while a process reads or replaces the key and the file,
     /// so two processes never pair a file with a key the other one just replaced.
     lock_path: PathBuf,
-    /// Authenticated with the ciphertext: a file copied to another service or account, or
-    /// relabelled with another format version, fails to open.
+    /// Authenticated with the ciphertext: a file copied to another service, account or API
+    /// origin, or relabelled with another format version, fails to open.
     associated_data: Vec<u8>,
 }
 
@@ -77,8 +89,13 @@ type SessionKey = Zeroizing<[u8; KEY_LEN]>;
 impl KeyringStore {
     /// Names the credential and the file; does no I/O. `dir` defaults to the OS's per-user
     /// data directory plus `symbiote-auth`.
-    pub fn new(service: &str, account: &str, dir: Option<PathBuf>) -> Result<Arc<KeyringStore>> {
-        Self::with_vault(service, account, dir, |service, account| {
+    pub fn new(
+        service: &str,
+        account: &str,
+        origin: &str,
+        dir: Option<PathBuf>,
+    ) -> Result<Arc<KeyringStore>> {
+        Self::with_vault(service, account, origin, dir, |service, account| {
             Ok(Box::new(OsVault::new(service, account)?))
         })
     }
@@ -87,6 +104,7 @@ impl KeyringStore {
     fn with_vault(
         service: &str,
         account: &str,
+        origin: &str,
         dir: Option<PathBuf>,
         open_vault: impl FnOnce(&str, &str) -> Result<Box<dyn KeyVault>>,
     ) -> Result<Arc<KeyringStore>> {
@@ -97,7 +115,7 @@ impl KeyringStore {
             return Err(AuthError::config("account must not be empty"));
         }
         let file_stem = file_stem(service, account);
-        if file_stem.len() + ".session.lock".len() > MAX_FILE_NAME_LEN {
+        if file_stem.len() + LONGEST_NAME_SUFFIX > MAX_FILE_NAME_LEN {
             return Err(AuthError::config(
                 "keyringService and account are too long to name the session file: shorten them",
             ));
@@ -107,14 +125,16 @@ impl KeyringStore {
             None => default_dir()?,
         };
         let key_vault = open_vault(service, account)?;
-        let associated_data = associated_data(service, account);
+        let associated_data = associated_data(service, account, origin);
         Ok(Arc::new(KeyringStore {
             vault: Arc::new(Vault {
                 service: service.to_string(),
                 account: account.to_string(),
                 key_vault,
-                record_path: dir.join(format!("{file_stem}.session")),
+                record_path: dir.join(format!("{file_stem}@{}.session", origin_tag(origin))),
+                unbound_record_path: dir.join(format!("{file_stem}.session")),
                 lock_path: dir.join(format!("{file_stem}.session.lock")),
+                file_stem,
                 dir,
                 associated_data,
             }),
@@ -202,7 +222,15 @@ impl Vault {
         let _lock = self.lock()?;
         let sealed = match fs::read(&self.record_path) {
             Ok(sealed) => sealed,
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                if self.unbound_record_path.exists() {
+                    // Said as an error so that it is logged once and cleared (which removes it).
+                    return Err(AuthError::storage(
+                        "a session stored by an older version, without the API origin it belongs to, is not trusted: sign in again",
+                    ));
+                }
+                return Ok(None);
+            }
             Err(err) => return Err(self.file_error("read", &err)),
         };
         match self.read_key()? {
@@ -237,7 +265,28 @@ impl Vault {
         // The file goes first: if the credential store then fails, what is left (a key)
         // opens nothing.
         self.remove_record()?;
+        remove_if_present(&self.unbound_record_path)
+            .map_err(|err| self.file_error("remove", &err))?;
+        // The key is shared by this account's records of every API origin: it goes with
+        // the last of them.
+        if self.other_origins_have_records() {
+            return Ok(());
+        }
         self.delete_key()
+    }
+
+    fn other_origins_have_records(&self) -> bool {
+        let prefix = format!("{}@", self.file_stem);
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix)
+                && name.ends_with(".session")
+                && entry.path() != self.record_path
+        })
     }
 
     /// The key in the credential store; `None` when there is none or it is not one of ours
@@ -314,11 +363,7 @@ impl Vault {
     }
 
     fn remove_record(&self) -> Result<()> {
-        match fs::remove_file(&self.record_path) {
-            Ok(()) => Ok(()),
-            Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
-            Err(err) => Err(self.file_error("remove", &err)),
-        }
+        remove_if_present(&self.record_path).map_err(|err| self.file_error("remove", &err))
     }
 
     fn file_error(&self, action: &str, err: &std::io::Error) -> AuthError {
@@ -339,13 +384,33 @@ fn default_dir() -> Result<PathBuf> {
         })
 }
 
-fn associated_data(service: &str, account: &str) -> Vec<u8> {
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        outcome => outcome,
+    }
+}
+
+/// `header | len | service | len | account | origin`, lengths as big-endian u32, so no two
+/// triples give the same bytes.
+fn associated_data(service: &str, account: &str, origin: &str) -> Vec<u8> {
     let mut associated_data = header().to_vec();
-    let service_len = u32::try_from(service.len()).unwrap_or(u32::MAX);
-    associated_data.extend_from_slice(&service_len.to_be_bytes());
-    associated_data.extend_from_slice(service.as_bytes());
-    associated_data.extend_from_slice(account.as_bytes());
+    for part in [service, account] {
+        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        associated_data.extend_from_slice(&len.to_be_bytes());
+        associated_data.extend_from_slice(part.as_bytes());
+    }
+    associated_data.extend_from_slice(origin.as_bytes());
     associated_data
+}
+
+/// The hex of the first bytes of SHA-256 of the origin: names the origin's record file.
+fn origin_tag(origin: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, origin.as_bytes());
+    digest.as_ref()[..ORIGIN_TAG_BYTES]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn header() -> [u8; HEADER_LEN] {

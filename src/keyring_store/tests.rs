@@ -7,6 +7,8 @@ use super::*;
 use crate::errors::ErrorCode;
 
 const TEST_SERVICE: &str = "symbiote-auth-test";
+const ORIGIN: &str = "https://api.example.com";
+const STAGING: &str = "https://staging.example.com";
 #[cfg(all(unix, not(target_os = "macos")))]
 const UNAVAILABLE_CHILD_ENV: &str = "SYMBIOTE_AUTH_TEST_UNAVAILABLE_CHILD";
 
@@ -51,7 +53,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let account = unique_account(label);
         Fixture {
-            store: store_for(&account, &vault, &dir.path().join("sessions")),
+            store: store_for(&account, ORIGIN, &vault, &dir.path().join("sessions")),
             account,
             vault,
             dir,
@@ -60,7 +62,17 @@ impl Fixture {
 
     /// Another store on the same account and credential (as another process has), in `dir`.
     fn store_in(&self, dir: &Path) -> Arc<KeyringStore> {
-        store_for(&self.account, &self.vault, dir)
+        store_for(&self.account, ORIGIN, &self.vault, dir)
+    }
+
+    /// A store on the same account and credential for another API origin.
+    fn store_for_origin(&self, origin: &str) -> Arc<KeyringStore> {
+        store_for(
+            &self.account,
+            origin,
+            &self.vault,
+            &self.dir.path().join("sessions"),
+        )
     }
 
     fn another_store(&self) -> Arc<KeyringStore> {
@@ -84,7 +96,7 @@ impl Fixture {
     }
 }
 
-fn store_for(account: &str, vault: &VaultKind, dir: &Path) -> Arc<KeyringStore> {
+fn store_for(account: &str, origin: &str, vault: &VaultKind, dir: &Path) -> Arc<KeyringStore> {
     let memory = match vault {
         VaultKind::Memory(vault) => Some(vault.clone()),
         VaultKind::Os => None,
@@ -92,6 +104,7 @@ fn store_for(account: &str, vault: &VaultKind, dir: &Path) -> Arc<KeyringStore> 
     KeyringStore::with_vault(
         TEST_SERVICE,
         account,
+        origin,
         Some(dir.to_path_buf()),
         |service, account| match memory {
             Some(vault) => Ok(Box::new(vault)),
@@ -127,7 +140,61 @@ on_each_vault!(
     a_second_instance_loads_what_the_first_saved,
     a_tampered_or_truncated_file_is_reported_as_corrupted,
     a_deleted_credential_leaves_nothing_to_load,
+    each_origin_keeps_its_own_record_and_the_key_goes_with_the_last,
+    a_record_moved_to_another_origin_does_not_open,
+    a_record_from_before_the_origin_binding_is_reported_once_then_removed,
 );
+
+async fn each_origin_keeps_its_own_record_and_the_key_goes_with_the_last(fixture: Fixture) {
+    let staging = fixture.store_for_origin(STAGING);
+    fixture.store.save(Secret::new("production")).await.unwrap();
+    staging.save(Secret::new("staging")).await.unwrap();
+    assert_eq!(
+        fixture.store.load().await.unwrap().unwrap().expose(),
+        "production"
+    );
+    assert_eq!(staging.load().await.unwrap().unwrap().expose(), "staging");
+    assert_ne!(fixture.store.record_path(), staging.record_path());
+
+    staging.clear().await.unwrap();
+    assert!(staging.load().await.unwrap().is_none());
+    assert_eq!(
+        fixture.store.load().await.unwrap().unwrap().expose(),
+        "production",
+        "clearing one origin keeps the other's record and the shared key"
+    );
+    fixture.store.clear().await.unwrap();
+    assert!(
+        fixture.credential().await.is_none(),
+        "the last clear removes the key"
+    );
+}
+
+async fn a_record_moved_to_another_origin_does_not_open(fixture: Fixture) {
+    let staging = fixture.store_for_origin(STAGING);
+    staging.save(Secret::new("staging")).await.unwrap();
+    fixture.store.save(Secret::new("production")).await.unwrap();
+    fs::copy(staging.record_path(), fixture.store.record_path()).unwrap();
+    let err = fixture.store.load().await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Storage);
+    assert!(err.message.contains("corrupted"), "{err}");
+    staging.clear().await.unwrap();
+    fixture.store.clear().await.unwrap();
+}
+
+async fn a_record_from_before_the_origin_binding_is_reported_once_then_removed(fixture: Fixture) {
+    // What an older version left: `<stem>.session`, under the same credential.
+    fixture.store.save(Secret::new("{}")).await.unwrap();
+    let unbound = fixture.store.vault.unbound_record_path.clone();
+    fs::rename(fixture.store.record_path(), &unbound).unwrap();
+    let err = fixture.store.load().await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Storage);
+    assert!(err.message.contains("without the API origin"), "{err}");
+    fixture.store.clear().await.unwrap();
+    assert!(!unbound.exists());
+    assert!(fixture.store.load().await.unwrap().is_none());
+    assert!(fixture.credential().await.is_none());
+}
 
 mod concurrent_saves {
     #[test]
@@ -209,7 +276,10 @@ async fn the_file_is_private_and_holds_no_plaintext(fixture: Fixture) {
     let stem = file_stem(TEST_SERVICE, &fixture.account);
     assert_eq!(
         names,
-        [format!("{stem}.session"), format!("{stem}.session.lock")]
+        [
+            format!("{stem}.session.lock"),
+            format!("{stem}@{}.session", origin_tag(ORIGIN))
+        ]
     );
 
     #[cfg(unix)]
@@ -386,7 +456,8 @@ async fn unavailable_store_in_a_child_process() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = KeyringStore::new(TEST_SERVICE, "unavailable", Some(dir.path().into())).unwrap();
+    let store =
+        KeyringStore::new(TEST_SERVICE, "unavailable", ORIGIN, Some(dir.path().into())).unwrap();
     let probed = store.probe().await.unwrap_err();
     let saved = store.save(Secret::new("{\"v\":1}")).await.unwrap_err();
     for err in [probed, saved] {
@@ -404,7 +475,7 @@ async fn unavailable_store_in_a_child_process() {
 #[test]
 fn sealed_records_open_only_with_their_key_and_associated_data() {
     let key = Zeroizing::new([7u8; KEY_LEN]);
-    let mine = associated_data("svc", "me");
+    let mine = associated_data("svc", "me", ORIGIN);
     let record = b"{\"secret\":1}";
     let sealed = seal(&key, &mine, record).unwrap();
     assert_eq!(
@@ -420,14 +491,16 @@ fn sealed_records_open_only_with_their_key_and_associated_data() {
     assert_ne!(sealed, seal(&key, &mine, record).unwrap());
 
     let other_key = Zeroizing::new([8u8; KEY_LEN]);
-    let other_account = associated_data("svc", "you");
-    let other_service = associated_data("sv", "cme");
+    let other_account = associated_data("svc", "you", ORIGIN);
+    let other_service = associated_data("sv", "cme", ORIGIN);
+    let other_origin = associated_data("svc", "me", STAGING);
     let mut newer = sealed.clone();
-    newer[FILE_MAGIC.len()] = 2;
+    newer[FILE_MAGIC.len()] = 3;
     for (key, associated_data, sealed) in [
         (&other_key, &mine, &sealed[..]),
         (&key, &other_account, &sealed[..]),
         (&key, &other_service, &sealed[..]),
+        (&key, &other_origin, &sealed[..]),
         (&key, &mine, &sealed[..20]),
         (&key, &mine, &newer[..]),
     ] {
@@ -436,7 +509,7 @@ fn sealed_records_open_only_with_their_key_and_associated_data() {
         assert!(err.message.contains("stored session is corrupted"), "{err}");
     }
     let err = open(&key, &mine, &newer).unwrap_err();
-    assert!(err.message.contains("format version 2"), "{err}");
+    assert!(err.message.contains("format version 3"), "{err}");
 }
 
 #[test]
@@ -448,21 +521,20 @@ fn file_names_are_escaped_one_to_one() {
     assert_eq!(file_stem("svc", "me@example.com"), "svc-me%40example.com");
     assert_eq!(file_stem("../x\\y", "é"), "..%2Fx%5Cy-%C3%A9");
 
-    let store = KeyringStore::new("symbiote", "default", Some("/data".into())).unwrap();
+    let store = KeyringStore::new("symbiote", "default", ORIGIN, Some("/data".into())).unwrap();
     assert_eq!(
         store.record_path(),
-        Path::new("/data").join("symbiote-default.session")
+        Path::new("/data").join(format!("symbiote-default@{}.session", origin_tag(ORIGIN)))
     );
+    assert_eq!(origin_tag(ORIGIN).len(), 32);
+    assert_ne!(origin_tag(ORIGIN), origin_tag(STAGING));
 }
 
 #[test]
 fn the_default_directory_is_the_per_user_data_directory() {
-    let store = KeyringStore::new("symbiote", "default", None).unwrap();
+    let store = KeyringStore::new("symbiote", "default", ORIGIN, None).unwrap();
     let expected = dirs::data_dir().unwrap().join("symbiote-auth");
-    assert_eq!(
-        store.record_path(),
-        expected.join("symbiote-default.session")
-    );
+    assert_eq!(store.record_path().parent(), Some(expected.as_path()));
     assert!(store.is_persistent());
 }
 
@@ -473,7 +545,7 @@ fn names_that_cannot_work_are_config_errors() {
         ("symbiote", ""),
         ("symbiote", &"x".repeat(300)),
     ] {
-        let err = KeyringStore::new(service, account, None).unwrap_err();
+        let err = KeyringStore::new(service, account, ORIGIN, None).unwrap_err();
         assert_eq!(err.code, ErrorCode::Config, "{err}");
     }
 }

@@ -94,7 +94,7 @@ impl AuthCore {
     ) -> Arc<AuthCore> {
         let core = Arc::new(AuthCore {
             verifier: Verifier::new(&config),
-            persist: Persistence::new(store, config.storage_fallback),
+            persist: Persistence::new(store, config.storage_fallback, config.origin()),
             logger: Arc::new(Logger::new(config.log_level)),
             clock: ServerClock::new(clock),
             state: Mutex::new(SessionState::default()),
@@ -305,6 +305,7 @@ impl AuthCore {
         Some(SessionRecord {
             version: RECORD_VERSION,
             account: self.config.account.clone(),
+            origin: self.config.origin(),
             token: state.token.as_ref().map(|t| t.raw.clone()),
             cookies: self.api.session_cookies(),
             user: state.user.clone(),

@@ -16,6 +16,8 @@ use tokio::sync::{Mutex, MutexGuard};
 pub struct Persistence {
     store: Arc<dyn SessionStore>,
     fallback: StorageFallback,
+    /// The API origin whose record this is; a store shared by origins may hold another's.
+    origin: String,
     lane: Mutex<()>,
 }
 
@@ -23,10 +25,15 @@ pub struct Persistence {
 pub struct InLane<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
 impl Persistence {
-    pub fn new(store: Arc<dyn SessionStore>, fallback: StorageFallback) -> Persistence {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        fallback: StorageFallback,
+        origin: String,
+    ) -> Persistence {
         Persistence {
             store,
             fallback,
+            origin,
             lane: Mutex::new(()),
         }
     }
@@ -48,7 +55,16 @@ impl Persistence {
         self.store.save(record.encode()?).await
     }
 
+    /// Clears this origin's record, and never another origin's: in a store shared by
+    /// origins, a record of another one is left as it is.
     pub async fn clear(&self, _lane: &InLane<'_>) -> Result<()> {
+        if self.store.is_shared_by_origins() {
+            if let Ok(Some(stored)) = self.store.load().await {
+                if SessionRecord::is_of_other_origin(&stored, &self.origin) {
+                    return Ok(());
+                }
+            }
+        }
         self.store.clear().await
     }
 

@@ -171,8 +171,19 @@ impl AuthCore {
             self.logger.debug("no stored session", &[]);
             return Ok(self.status());
         };
-        let record = match SessionRecord::decode(&stored, &self.config.account) {
-            Ok(record) => record,
+        let record = match SessionRecord::decode(
+            &stored,
+            &self.config.account,
+            &self.config.origin(),
+        ) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                self.logger.info(
+                    "the stored session belongs to another API origin; starting signed out and leaving it stored",
+                    &[],
+                );
+                return Ok(self.status());
+            }
             Err(why) => {
                 self.logger
                     .warn("discarding an unusable stored session", &[("reason", &why)]);

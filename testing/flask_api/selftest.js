@@ -96,26 +96,32 @@ async function verifyJwt(token) {
   return { header, claims: decodePart(claimsPart), jwk }
 }
 
-test('login sets an HttpOnly session cookie; bad credentials 401, malformed body 400', async () => {
+test("Flask-Security's login sets an HttpOnly session cookie; bad credentials and malformed bodies are 400", async () => {
   const client = new Client()
   const ok = await client.login()
   assert.equal(ok.status, 200)
-  assert.deepEqual(ok.body, {
-    success: true,
-    user: { id: '1', email: 'demo@example.com', display_name: 'Demo User', roles: ['user'] },
+  assert.deepEqual(ok.body.response.user, {
+    id: '1',
+    email: 'demo@example.com',
+    display_name: 'Demo User',
+    roles: ['user'],
   })
+  assert.equal(typeof ok.body.response.csrf_token, 'string', 'every JSON answer of Flask-Security carries a CSRF token')
   const sessionCookie = client.setCookieHeaders.find((h) => h.startsWith('session='))
   assert.match(sessionCookie, /HttpOnly/i)
-  assert.deepEqual((await client.request('GET', '/api/user/status')).body, { authenticated: true, user: ok.body.user })
+  assert.deepEqual((await client.request('GET', '/api/user/status')).body, {
+    authenticated: true,
+    user: ok.body.response.user,
+  })
 
   const admin = await new Client().login(srv.users.admin)
-  assert.deepEqual(admin.body.user.roles, ['admin', 'user'])
+  assert.deepEqual(admin.body.response.user.roles, ['admin', 'user'])
 
   const wrong = await new Client().login({ email: 'demo@example.com', password: 'nope' })
-  assert.deepEqual([wrong.status, wrong.body], [401, { success: false, error: 'Invalid email or password' }])
+  assert.deepEqual([wrong.status, wrong.body.response.errors], [400, ['Invalid password']])
   const malformed = await new Client().request('POST', '/api/login', { json: { email: 42 } })
   assert.equal(malformed.status, 400)
-  assert.equal(malformed.body.success, false)
+  assert.ok(malformed.body.response.errors.length > 0)
 
   assert.deepEqual((await new Client().request('GET', '/api/user/status')).body, { authenticated: false })
   assert.equal((await new Client().token()).status, 401, 'no session, no token')
@@ -183,7 +189,7 @@ test('refresh needs a valid bearer from this server and a live session', async (
 
 test('counters count each endpoint, but not control requests', async () => {
   const client = new Client()
-  await client.request('GET', '/login')
+  await client.request('GET', '/api/login')
   await client.login()
   await client.request('GET', '/api/user/status')
   await client.token()
@@ -244,18 +250,22 @@ test('expired sessions get 401 from the token endpoint; logout ends a session', 
   assert.equal((await srv.state()).live_sessions, 0)
 
   const other = await loggedInClient()
-  assert.deepEqual((await other.request('POST', '/api/logout')).body, { success: true })
+  const cookiesBeforeLogout = new Map(other.cookies)
+  assert.deepEqual((await other.request('POST', '/api/logout')).body, { meta: { code: 200 }, response: {} })
   assert.equal((await other.token()).status, 401)
   assert.equal((await srv.state()).live_sessions, 0)
+  const replay = new Client()
+  replay.cookies = new Map([...cookiesBeforeLogout].filter(([name]) => name === 'session'))
+  assert.equal((await replay.token()).status, 401, 'a session cookie replayed after logout is refused')
 })
 
-test('with CSRF on, POSTs need the token from GET /login', async () => {
+test('with CSRF on, POSTs need the token from GET /api/login', async () => {
   await srv.config({ csrf: true })
   const client = new Client()
   const refused = await client.login()
-  assert.deepEqual([refused.status, refused.body], [400, { success: false, error: 'CSRF token missing or invalid' }])
+  assert.deepEqual([refused.status, refused.body.response.errors], [400, ['The CSRF token is missing.']])
 
-  const csrf = await client.request('GET', '/login')
+  const csrf = await client.request('GET', '/api/login')
   const csrfToken = csrf.body.response.csrf_token
   assert.ok(csrfToken.length >= 32)
   assert.equal((await client.login(srv.user, { 'x-csrf-token': 'wrong' })).status, 400)
@@ -264,11 +274,23 @@ test('with CSRF on, POSTs need the token from GET /login', async () => {
   assert.equal((await client.token({ 'x-csrf-token': csrfToken })).status, 200)
 
   const otherSession = new Client()
-  const otherToken = (await otherSession.request('GET', '/login')).body.response.csrf_token
+  const otherToken = (await otherSession.request('GET', '/api/login')).body.response.csrf_token
   assert.notEqual(otherToken, csrfToken, 'the CSRF token is per session')
 
   await srv.reset()
   assert.equal((await new Client().login()).status, 200, 'reset turns CSRF back off')
+})
+
+test('csrf_time_limit expires CSRF tokens the way WTF_CSRF_TIME_LIMIT does', async () => {
+  await srv.config({ csrf: true, csrfTimeLimit: 1 })
+  const client = new Client()
+  const csrfToken = (await client.request('GET', '/api/login')).body.response.csrf_token
+  assert.equal((await client.login(srv.user, { 'x-csrf-token': csrfToken })).status, 200)
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const expired = await client.token({ 'x-csrf-token': csrfToken })
+  assert.deepEqual([expired.status, expired.body.response.errors], [400, ['The CSRF token has expired.']])
+  const fresh = (await client.request('GET', '/api/login')).body.response.csrf_token
+  assert.equal((await client.token({ 'x-csrf-token': fresh })).status, 200)
 })
 
 test('rotate publishes a new kid and keeps or drops the old one', async () => {

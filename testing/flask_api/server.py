@@ -1,6 +1,7 @@
 """Reference implementation of the Flask API that symbiote-auth signs in to.
 
-Real Flask sessions (through Flask-Login) and real JWTs (PyJWT + cryptography), as
+Real Flask-Security-Too sign-in, sessions and CSRF (see accounts.py) and real JWTs (PyJWT +
+cryptography), as
 described in docs/API.md ("The Flask API it talks to"), plus a test-only control surface under
 /__control/ that lets tests count requests, inject faults, rotate keys, shift the
 clock and mint hostile tokens. Everything lives in memory and dies with the process.
@@ -21,13 +22,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from flask import Blueprint, Flask, Response, jsonify, request, session
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask_security import auth_required
 from jwt import PyJWS
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import PyJWTError
 from werkzeug.http import http_date
 from werkzeug.serving import WSGIRequestHandler
+
+from .accounts import DEMO_USER_ID, Accounts
 
 DEFAULT_ISSUER = "symbiote-reference"
 DEFAULT_AUDIENCE = "symbiote-desktop"
@@ -35,54 +38,19 @@ DEFAULT_LIFETIME_SECONDS = 900
 SIGNING_ALGORITHMS = ("RS256", "ES256")
 # The longest a `hang` fault holds a request open; shutdown or clearing faults ends it sooner.
 HANG_LIMIT_SECONDS = 120.0
-CSRF_HEADER = "X-CSRF-Token"
 
-# Flask view name -> counter name. Only these endpoints are counted and can be faulted.
+# (Flask view name, method) -> counter name. Only these requests are counted and can be
+# faulted. Flask-Security's login view answers GET with the CSRF token.
 COUNTED_VIEWS = {
-    "api.csrf": "csrf",
-    "api.login": "login",
-    "api.user_status": "status",
-    "api.jwt_token": "token",
-    "api.jwt_refresh": "refresh",
-    "api.jwks": "jwks",
-    "api.logout": "logout",
+    ("security.login", "GET"): "csrf",
+    ("security.login", "POST"): "login",
+    ("api.user_status", "GET"): "status",
+    ("api.jwt_token", "POST"): "token",
+    ("api.jwt_refresh", "POST"): "refresh",
+    ("api.jwks", "GET"): "jwks",
+    ("security.logout", "POST"): "logout",
 }
 COUNTER_NAMES = tuple(COUNTED_VIEWS.values())
-
-
-# --------------------------------------------------------------------------- users
-
-
-@dataclass(frozen=True)
-class User(UserMixin):
-    id: str
-    email: str
-    password: str
-    display_name: str
-    roles: tuple[str, ...]
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "email": self.email,
-            "display_name": self.display_name,
-            "roles": list(self.roles),
-        }
-
-
-USERS = (
-    User("1", "demo@example.com", "demo-password", "Demo User", ("user",)),
-    User("2", "admin@example.com", "admin-password", "Admin User", ("admin", "user")),
-)
-USERS_BY_ID = {user.id: user for user in USERS}
-USERS_BY_EMAIL = {user.email: user for user in USERS}
-
-
-def check_credentials(email: str, password: str) -> User | None:
-    user = USERS_BY_EMAIL.get(email.strip().lower())
-    if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
-        return None
-    return user
 
 
 # ---------------------------------------------------------------------------- keys
@@ -201,6 +169,7 @@ class Config:
     clock_offset: float = 0
     algorithm: str = "RS256"
     csrf: bool = False
+    csrf_time_limit: int = 3600
     issuer: str = DEFAULT_ISSUER
     audience: str | list[str] = DEFAULT_AUDIENCE
 
@@ -233,11 +202,12 @@ class ControlError(Exception):
 
 
 class ReferenceState:
-    def __init__(self, csrf: bool = False) -> None:
+    def __init__(self, app: Flask, csrf: bool = False) -> None:
         self.lock = threading.RLock()
+        self.app = app
+        self.accounts = Accounts(app, self.lock)
         self.startup_csrf = csrf
         self.keys = KeyRing()
-        self.live_sids: set[str] = set()
         self.shutting_down = threading.Event()
         # Hanging requests wait on the event current when they started; clearing faults
         # sets it (releasing them) and installs a fresh one.
@@ -254,8 +224,14 @@ class ReferenceState:
             self.clear_faults()
             self.jwks_override: tuple[int, Any] | None = None
             self.keys.restore_startup_keys()
-            if sessions:
-                self.live_sids.clear()
+            self.apply_csrf_settings()
+        if sessions:
+            self.accounts.expire_all()
+
+    def apply_csrf_settings(self) -> None:
+        """Flask-WTF reads both settings from the app config at every request."""
+        self.app.config["WTF_CSRF_ENABLED"] = self.config.csrf
+        self.app.config["WTF_CSRF_TIME_LIMIT"] = self.config.csrf_time_limit
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -289,11 +265,12 @@ class ReferenceState:
             self.shutting_down.wait(fault.delay_ms / 1000)
         return fault.response() if fault.status is not None else None
 
-    def default_claims(self, user: User, lifetime: int) -> dict[str, Any]:
+    def default_claims(self, user: dict[str, Any], lifetime: int) -> dict[str, Any]:
+        """Claims for a user as Flask-Security describes it (its security payload)."""
         issued_at = int(self.now())
         return {
-            "sub": user.id,
-            "email": user.email,
+            "sub": user["id"],
+            "email": user["email"],
             "iat": issued_at,
             "nbf": issued_at,
             "exp": issued_at + lifetime,
@@ -302,7 +279,7 @@ class ReferenceState:
             "jti": secrets.token_urlsafe(16),
         }
 
-    def mint_token(self, user: User) -> str:
+    def mint_token(self, user: dict[str, Any]) -> str:
         with self.lock:
             key = self.keys.current[self.config.algorithm]
             claims = self.default_claims(user, self.config.lifetime)
@@ -315,7 +292,7 @@ class ReferenceState:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "live_sessions": len(self.live_sids),
+                "live_sessions": len(self.accounts.live_sids),
                 "kids": [key.kid for key in self.keys.published],
                 "current_kids": {alg: key.kid for alg, key in self.keys.current.items()},
                 "algorithm": self.config.algorithm,
@@ -360,28 +337,10 @@ def bearer_token() -> str | None:
 
 
 def create_app(csrf: bool = False) -> Flask:
-    state = ReferenceState(csrf=csrf)
     app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY=secrets.token_bytes(32),
-        SESSION_COOKIE_NAME="session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-    )
+    app.config["SECRET_KEY"] = secrets.token_bytes(32)
+    state = ReferenceState(app, csrf=csrf)
     app.extensions["symbiote_reference"] = state
-
-    login_manager = LoginManager(app)
-    # Revocation is decided by the server-side live-sid set below; Flask-Login's
-    # IP/User-Agent binding would only add a second, unrelated way to lose a session.
-    login_manager.session_protection = None
-
-    @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        with state.lock:
-            if session.get("sid") not in state.live_sids:
-                return None
-        return USERS_BY_ID.get(user_id)
-
     app.register_blueprint(api_blueprint(state))
     app.register_blueprint(control_blueprint(state))
     return app
@@ -406,83 +365,40 @@ def api_blueprint(state: ReferenceState) -> Blueprint:
     api = Blueprint("api", __name__)
 
     @api.before_app_request
-    def count_fault_and_check_csrf() -> Response | tuple[Response, int] | None:
-        counter = COUNTED_VIEWS.get(request.endpoint or "")
+    def count_and_fault() -> Response | None:
+        counter = COUNTED_VIEWS.get((request.endpoint or "", request.method))
         if counter is None:
             return None
         fault, hang_release = state.count_request(counter)
-        if fault is not None:
-            injected = state.apply_fault(fault, hang_release)
-            if injected is not None:
-                return injected
-        if request.method == "POST" and state.config.csrf and not csrf_header_matches():
-            return jsonify(success=False, error="CSRF token missing or invalid"), 400
-        return None
-
-    def csrf_header_matches() -> bool:
-        expected = session.get("csrf_token")
-        sent = request.headers.get(CSRF_HEADER, "")
-        return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
-
-    def session_user() -> User | None:
-        return current_user if current_user.is_authenticated else None
-
-    @api.get("/login")
-    def csrf() -> Response:
-        # Flask-Security answers GET /login with Accept: application/json this way.
-        if "csrf_token" not in session:
-            session["csrf_token"] = secrets.token_urlsafe(32)
-        return jsonify(response={"csrf_token": session["csrf_token"]})
-
-    @api.post("/api/login")
-    def login() -> tuple[Response, int]:
-        body = request.get_json(silent=True)
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("email"), str)
-            or not isinstance(body.get("password"), str)
-            or not isinstance(body.get("remember", False), bool)
-        ):
-            return jsonify(success=False, error="Expected JSON {email, password, remember}"), 400
-        user = check_credentials(body["email"], body["password"])
-        if user is None:
-            return jsonify(success=False, error="Invalid email or password"), 401
-        sid = secrets.token_urlsafe(24)
-        with state.lock:
-            old_sid = session.get("sid")
-            state.live_sids.discard(old_sid)
-            state.live_sids.add(sid)
-        session["sid"] = sid
-        # remember=true: a persistent cookie (with Expires); otherwise a browser-session cookie.
-        session.permanent = body.get("remember", False)
-        login_user(user)
-        return jsonify(success=True, user=user.public()), 200
+        if fault is None:
+            return None
+        return state.apply_fault(fault, hang_release)
 
     @api.get("/api/user/status")
     def user_status() -> Response:
-        user = session_user()
+        user = state.accounts.signed_in_user()
         if user is None:
             return jsonify(authenticated=False)
-        return jsonify(authenticated=True, user=user.public())
+        return jsonify(authenticated=True, user=user.get_security_payload())
 
+    # Both JWT views are guarded like the host's: a session login (Flask-Security answers
+    # 401 without one) and, when CSRF is on, a valid X-CSRF-Token.
     def token_response() -> tuple[Response, int]:
-        user = session_user()
-        if user is None:
-            return jsonify(error="Session not recognised; log in again"), 401
+        user = state.accounts.signed_in_user().get_security_payload()
         with state.lock:
             lifetime = state.config.lifetime
             token = state.mint_token(user)
         return jsonify(access_token=token, token_type="Bearer", expires_in=lifetime), 200
 
     @api.post("/api/jwt/token")
+    @auth_required("session")
     def jwt_token() -> tuple[Response, int]:
         return token_response()
 
     @api.post("/api/jwt/refresh")
+    @auth_required("session")
     def jwt_refresh() -> tuple[Response, int]:
-        user = session_user()
-        if user is None:
-            return jsonify(error="Session not recognised; log in again"), 401
+        user_id = state.accounts.signed_in_user().get_security_payload()["id"]
         token = bearer_token()
         if token is None:
             return jsonify(error="Missing bearer token"), 401
@@ -497,7 +413,7 @@ def api_blueprint(state: ReferenceState) -> Blueprint:
             claims = json.loads(PyJWS().decode(token, key.public_key, algorithms=[key.alg]))
         except (PyJWTError, ValueError):
             return jsonify(error="Invalid bearer token"), 401
-        if not isinstance(claims, dict) or claims.get("sub") != user.id:
+        if not isinstance(claims, dict) or claims.get("sub") != user_id:
             return jsonify(error="Bearer token belongs to another user"), 401
         return token_response()
 
@@ -511,14 +427,6 @@ def api_blueprint(state: ReferenceState) -> Blueprint:
         if isinstance(body, str):
             return Response(body, status=status, content_type="application/json")
         return jsonify(body), status
-
-    @api.post("/api/logout")
-    def logout() -> Response:
-        with state.lock:
-            state.live_sids.discard(session.get("sid"))
-        logout_user()
-        session.clear()
-        return jsonify(success=True)
 
     return api
 
@@ -547,7 +455,7 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
 
     @control.post("/config")
     def config() -> Response:
-        body = control_body({"lifetime", "clock_offset", "algorithm", "csrf", "issuer", "audience"})
+        body = control_body({"lifetime", "clock_offset", "algorithm", "csrf", "csrf_time_limit", "issuer", "audience"})
         if "lifetime" in body:
             require(is_int(body["lifetime"]), "lifetime must be an integer number of seconds")
         if "clock_offset" in body:
@@ -556,6 +464,8 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
             require(body["algorithm"] in SIGNING_ALGORITHMS, f"algorithm must be one of {SIGNING_ALGORITHMS}")
         if "csrf" in body:
             require(isinstance(body["csrf"], bool), "csrf must be a boolean")
+        if "csrf_time_limit" in body:
+            require(is_int(body["csrf_time_limit"]) and body["csrf_time_limit"] > 0, "csrf_time_limit must be a positive integer")
         if "issuer" in body:
             require(isinstance(body["issuer"], str), "issuer must be a string")
         if "audience" in body:
@@ -568,6 +478,7 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
         with state.lock:
             for name, value in body.items():
                 setattr(state.config, name, value)
+            state.apply_csrf_settings()
             return jsonify(config_json())
 
     @control.post("/rotate")
@@ -582,10 +493,7 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
 
     @control.post("/expire_sessions")
     def expire_sessions() -> Response:
-        with state.lock:
-            expired = len(state.live_sids)
-            state.live_sids.clear()
-        return jsonify(expired=expired)
+        return jsonify(expired=state.accounts.expire_all())
 
     @control.post("/fault")
     def fault() -> Response:
@@ -624,6 +532,7 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
         require(isinstance(claim_overrides, dict), "claims must be an object")
         extra_header = body.get("header", {})
         require(isinstance(extra_header, dict), "header must be an object")
+        demo_user = state.accounts.user_by_id(DEMO_USER_ID).get_security_payload()
         with state.lock:
             alg = body.get("alg", state.config.algorithm)
             require(alg in (*SIGNING_ALGORITHMS, "HS256", "none"), "alg must be RS256, ES256, HS256 or none")
@@ -631,7 +540,7 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
             require(is_int(lifetime), "lifetime must be an integer number of seconds")
             # HS256 and none pretend to come from the real RSA key: that is the attack.
             key = state.keys.current["RS256" if alg in ("HS256", "none") else alg]
-            claims = state.default_claims(USERS_BY_ID["1"], lifetime)
+            claims = state.default_claims(demo_user, lifetime)
         for name, value in claim_overrides.items():
             if value is None:
                 claims.pop(name, None)
