@@ -433,7 +433,7 @@ const catalogue = {
       code: null,
       replacesSession: true,
       attack: async () => {
-        await ref.server.fault({ endpoint: 'login', status: 200, body: { success: true } })
+        await ref.server.config({ loginReturnsUser: false })
         await ref.server.fault({ endpoint: 'status', hang: true })
       },
       act: signInAgain,

@@ -28,6 +28,7 @@ pub struct ConfigInput {
     pub trusted_origins: Option<Vec<String>>,
     pub storage_fallback: Option<String>,
     pub log_level: Option<String>,
+    pub proxy: Option<String>,
 }
 
 /// `None` keeps the default; `Some(None)` is an explicit `null` (turns an optional endpoint off).
@@ -126,6 +127,7 @@ pub struct Config {
     pub trusted_origins: Vec<String>,
     pub storage_fallback: StorageFallback,
     pub log_level: LogLevel,
+    pub proxy: ProxySetting,
     /// Algorithms the host listed that are never accepted (`none`, `HS*`), to warn about.
     pub refused_algorithms: Vec<String>,
 }
@@ -252,6 +254,10 @@ impl Config {
                 })?,
             },
             refused_algorithms,
+            proxy: match input.proxy {
+                None => ProxySetting::System,
+                Some(value) => ProxySetting::parse(&value)?,
+            },
             base_url,
         })
     }
@@ -262,6 +268,60 @@ impl Config {
 }
 
 /// `127.0.0.0/8`, `::1` and `localhost`: the only hosts plain `http://` may reach.
+/// How the API is reached: `proxy` and `setProxy()`. Loopback is never proxied, whatever
+/// this says.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// The environment: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`.
+    System,
+    /// Straight to the API.
+    Direct,
+    /// Everything through this proxy (`http://` or `https://`, perhaps with credentials).
+    Url(Url),
+}
+
+impl ProxySetting {
+    /// `"system"`, `"none"` or a proxy URL. Messages never repeat the value: a proxy URL
+    /// may carry credentials.
+    pub fn parse(value: &str) -> Result<ProxySetting> {
+        match value {
+            "system" => Ok(ProxySetting::System),
+            "none" => Ok(ProxySetting::Direct),
+            _ => {
+                let url = Url::parse(value).map_err(|_| {
+                    AuthError::config(
+                        "proxy must be \"system\", \"none\" or a proxy URL such as http://proxy.example.com:3128",
+                    )
+                })?;
+                match url.scheme() {
+                    "http" | "https" if url.host().is_some() => Ok(ProxySetting::Url(url)),
+                    "http" | "https" => Err(AuthError::config("the proxy URL has no host")),
+                    _ => Err(AuthError::config(
+                        "the proxy URL must be http:// or https:// (SOCKS proxies are not supported)",
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Never the URL itself: it may hold a password.
+impl std::fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxySetting::System => f.write_str("System"),
+            ProxySetting::Direct => f.write_str("Direct"),
+            ProxySetting::Url(url) => write!(
+                f,
+                "Url({}://{}:{})",
+                url.scheme(),
+                url.host_str().unwrap_or_default(),
+                url.port_or_known_default().unwrap_or_default()
+            ),
+        }
+    }
+}
+
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -452,6 +512,28 @@ mod tests {
         assert_eq!(config.storage, StorageKind::Keyring);
         assert_eq!(config.keyring_service, "symbiote");
         assert_eq!(config.account, "default");
+    }
+
+    #[test]
+    fn proxy_settings_are_checked_and_never_repeated() {
+        assert_eq!(ProxySetting::parse("system").unwrap(), ProxySetting::System);
+        assert_eq!(ProxySetting::parse("none").unwrap(), ProxySetting::Direct);
+        let with_password =
+            ProxySetting::parse("http://user:hunter2@proxy.example.com:3128").unwrap();
+        assert_eq!(
+            format!("{with_password:?}"),
+            "Url(http://proxy.example.com:3128)"
+        );
+        for bad in [
+            "socks5://user:hunter2@proxy.example.com:1080",
+            "hunter2 not a url",
+            "ftp://hunter2@proxy.example.com",
+            "",
+        ] {
+            let err = ProxySetting::parse(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::Config, "{bad}");
+            assert!(!err.message.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use super::{
     parse_token_response, ApiFuture, Endpoint, FlaskApi, Reply, TokenAnswer, User, MAX_BODY_BYTES,
 };
-use crate::config::{check_transport, Config, Endpoints};
+use crate::config::{check_transport, is_loopback, Config, Endpoints, ProxySetting};
 use crate::cookies::{CookieJar, StoredCookie};
 use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwks::{self, KeySet};
 use crate::secret::Secret;
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Method;
@@ -46,13 +47,127 @@ fn login_body(email: &str, password: &Secret, remember: bool) -> Result<reqwest:
     Ok(reqwest::Body::from(bytes::Bytes::from_owner(buffer)))
 }
 
-pub struct HttpApi {
-    http: reqwest::Client,
-    endpoints: Endpoints,
-    origin: url::Origin,
-    timeout: Duration,
+/// One API session as the client holds it: its cookies, its CSRF token, and the HTTP client
+/// that sends them.
+struct Conversation {
+    /// Replaced whole by `setProxy()`; requests already sent finish on the one they began.
+    http: ArcSwap<reqwest::Client>,
     cookies: Arc<CookieJar>,
     csrf_token: Mutex<Option<Secret>>,
+}
+
+/// An HTTP client for the API at `base_url` that keeps its cookies in `cookies`, follows
+/// redirects on the API's origin only, and reaches it as `proxy` says, except that loopback
+/// is never proxied (an `http://127.0.0.1` login would otherwise cross the proxy in clear).
+fn http_client(
+    base_url: &Url,
+    connect_timeout: Duration,
+    cookies: Arc<CookieJar>,
+    proxy: &ProxySetting,
+) -> Result<reqwest::Client> {
+    let redirect_origin = base_url.origin();
+    let builder = reqwest::Client::builder()
+        .cookie_provider(cookies)
+        .connect_timeout(connect_timeout);
+    let builder = match proxy {
+        _ if is_loopback(base_url) => builder.no_proxy(),
+        // reqwest reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY itself.
+        ProxySetting::System => builder,
+        ProxySetting::Direct => builder.no_proxy(),
+        ProxySetting::Url(url) => builder.proxy(
+            reqwest::Proxy::all(url.as_str())
+                .map_err(|_| AuthError::config("the proxy URL cannot be used"))?,
+        ),
+    };
+    builder
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if attempt.url().origin() == redirect_origin {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
+        .user_agent(concat!("symbiote-auth/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|_| AuthError::internal("could not set up the HTTP client (TLS backend)"))
+}
+
+impl Conversation {
+    fn new(config: &Config) -> Result<Conversation> {
+        let cookies = Arc::new(CookieJar::new(&config.base_url));
+        let http = http_client(
+            &config.base_url,
+            config.request_timeout,
+            cookies.clone(),
+            &config.proxy,
+        )?;
+        Ok(Conversation {
+            http: ArcSwap::from_pointee(http),
+            cookies,
+            csrf_token: Mutex::new(None),
+        })
+    }
+
+    fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .load()
+            .request(method.clone(), url.clone())
+            .header(ACCEPT, "application/json");
+        if method == Method::POST {
+            if let Some(csrf) = self.csrf_token.lock().as_ref() {
+                if let Ok(mut value) = HeaderValue::from_str(csrf.expose()) {
+                    value.set_sensitive(true);
+                    request = request.header(CSRF_HEADER, value);
+                }
+            }
+        }
+        request
+    }
+
+    fn post_json(&self, url: &Url, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+        self.request(Method::POST, url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    fn forget(&self) {
+        self.cookies.clear();
+        *self.csrf_token.lock() = None;
+    }
+}
+
+pub struct HttpApi {
+    /// The signed-in session: every call but the sign-in.
+    session: Conversation,
+    /// A sign-in starts a session of its own, without the current one's cookies (Flask-
+    /// Security refuses a login from a signed-in session), and it replaces the current one
+    /// only when it succeeds: a failed login keeps the session there was. Logins never
+    /// overlap (they hold the storage lane).
+    sign_in: Conversation,
+    endpoints: Endpoints,
+    base_url: Url,
+    origin: url::Origin,
+    timeout: Duration,
+    /// The user name and password of the proxy in use, never to appear in a message.
+    proxy_credentials: Mutex<Vec<Secret>>,
+}
+
+/// The user name and password of a proxy URL, as written and percent-decoded.
+fn credentials_of(proxy: &ProxySetting) -> Vec<Secret> {
+    let ProxySetting::Url(url) = proxy else {
+        return Vec::new();
+    };
+    [url.username(), url.password().unwrap_or_default()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .flat_map(|part| {
+            let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
+            [Secret::new(part), Secret::new(decoded.into_owned())]
+        })
+        .collect()
 }
 
 impl HttpApi {
@@ -60,32 +175,35 @@ impl HttpApi {
         // reqwest is built without a default TLS provider; installing ours fails harmlessly
         // when the host process already installed one.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let origin = config.base_url.origin();
-        let cookies = Arc::new(CookieJar::new(&config.base_url));
-        let redirect_origin = origin.clone();
-        let http = reqwest::Client::builder()
-            .cookie_provider(cookies.clone())
-            .connect_timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= MAX_REDIRECTS {
-                    attempt.error("too many redirects")
-                } else if attempt.url().origin() == redirect_origin {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }))
-            .user_agent(concat!("symbiote-auth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| AuthError::internal("could not set up the HTTP client (TLS backend)"))?;
         Ok(HttpApi {
-            http,
+            session: Conversation::new(config)?,
+            sign_in: Conversation::new(config)?,
             endpoints: config.endpoints.clone(),
-            origin,
+            base_url: config.base_url.clone(),
+            origin: config.base_url.origin(),
             timeout: config.request_timeout,
-            cookies,
-            csrf_token: Mutex::new(None),
+            proxy_credentials: Mutex::new(credentials_of(&config.proxy)),
         })
+    }
+
+    /// From the next request on, the API is reached as `proxy` says.
+    fn use_proxy(&self, proxy: &ProxySetting) -> Result<()> {
+        for talk in [&self.session, &self.sign_in] {
+            let http = http_client(&self.base_url, self.timeout, talk.cookies.clone(), proxy)?;
+            talk.http.store(Arc::new(http));
+        }
+        *self.proxy_credentials.lock() = credentials_of(proxy);
+        Ok(())
+    }
+
+    /// What a lower layer said about a failure, without the proxy's credentials in it.
+    fn scrubbed(&self, text: String) -> String {
+        self.proxy_credentials
+            .lock()
+            .iter()
+            .fold(text, |text, secret| {
+                text.replace(secret.expose(), "[redacted]")
+            })
     }
 
     fn origin_name(&self) -> String {
@@ -110,6 +228,7 @@ impl HttpApi {
             _ if err.is_body() || err.is_decode() => "lost the connection while reading the answer",
             _ => "failed",
         };
+        let root = self.scrubbed(root.to_string());
         AuthError::new(
             code,
             format!(
@@ -135,6 +254,7 @@ impl HttpApi {
     /// Sends one request and reads the whole answer within `requestTimeoutMs`.
     async fn exchange(
         &self,
+        talk: &Conversation,
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply> {
@@ -177,7 +297,7 @@ impl HttpApi {
             .await
             .map_err(|_| self.timeout_error(endpoint))??;
         if let Some(newer) = reply.csrf_token() {
-            *self.csrf_token.lock() = Some(newer);
+            *talk.csrf_token.lock() = Some(newer);
         }
         if reply.status.is_redirection() {
             return Err(self.redirect_error(endpoint, &reply));
@@ -204,28 +324,6 @@ impl HttpApi {
         ))
     }
 
-    fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
-        let mut request = self
-            .http
-            .request(method.clone(), url.clone())
-            .header(ACCEPT, "application/json");
-        if method == Method::POST {
-            if let Some(csrf) = self.csrf_token.lock().as_ref() {
-                if let Ok(mut value) = HeaderValue::from_str(csrf.expose()) {
-                    value.set_sensitive(true);
-                    request = request.header(CSRF_HEADER, value);
-                }
-            }
-        }
-        request
-    }
-
-    fn post_json(&self, url: &Url, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
-        self.request(Method::POST, url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body)
-    }
-
     /// Sends a POST with a CSRF token for the session's whole life: one is fetched when there
     /// is none yet (the first login, after `restore()`), any newer one an answer carries
     /// replaces it (in `exchange`), and when the API refuses it (expired, or the session
@@ -234,16 +332,17 @@ impl HttpApi {
     /// whatever the last answer says, a refusal included.
     async fn post_with_csrf(
         &self,
+        talk: &Conversation,
         endpoint: Endpoint,
         build: impl Fn() -> Result<reqwest::RequestBuilder>,
     ) -> Result<Reply> {
-        let have_token = self.csrf_token.lock().is_some();
-        let fetched_now = !have_token && self.fetch_csrf_token().await?;
-        let reply = self.exchange(endpoint, build()?).await?;
-        if fetched_now || !reply.is_csrf_refusal() || !self.fetch_csrf_token().await? {
+        let have_token = talk.csrf_token.lock().is_some();
+        let fetched_now = !have_token && self.fetch_csrf_token(talk).await?;
+        let reply = self.exchange(talk, endpoint, build()?).await?;
+        if fetched_now || !reply.is_csrf_refusal() || !self.fetch_csrf_token(talk).await? {
             return Ok(reply);
         }
-        self.exchange(endpoint, build()?).await
+        self.exchange(talk, endpoint, build()?).await
     }
 
     /// Errors every endpoint shares: 5xx, 429, and anything else unexpected. A `Retry-After`
@@ -287,7 +386,7 @@ impl HttpApi {
     }
 
     /// Fetches a new CSRF token from `paths.csrf`; false when none is configured.
-    async fn fetch_csrf_token(&self) -> Result<bool> {
+    async fn fetch_csrf_token(&self, talk: &Conversation) -> Result<bool> {
         let Some(url) = &self.endpoints.csrf else {
             return Ok(false);
         };
@@ -300,7 +399,7 @@ impl HttpApi {
             )
         };
         let reply = self
-            .exchange(Endpoint::Csrf, self.request(Method::GET, url))
+            .exchange(talk, Endpoint::Csrf, talk.request(Method::GET, url))
             .await?;
         if !reply.status.is_success() {
             return Err(if reply.status.is_server_error() {
@@ -312,7 +411,7 @@ impl HttpApi {
         let token = reply.csrf_token().ok_or_else(|| {
             failed("the answer is not JSON with a usable csrf_token or response.csrf_token")
         })?;
-        *self.csrf_token.lock() = Some(token);
+        *talk.csrf_token.lock() = Some(token);
         Ok(true)
     }
 
@@ -323,12 +422,22 @@ impl HttpApi {
         password: &Secret,
         remember: bool,
     ) -> Result<Option<User>> {
+        let talk = &self.sign_in;
+        talk.forget();
         let reply = self
-            .post_with_csrf(Endpoint::Login, || {
+            .post_with_csrf(talk, Endpoint::Login, || {
                 let body = login_body(email, password, remember)?;
-                Ok(self.post_json(&self.endpoints.login, body))
+                Ok(talk.post_json(&self.endpoints.login, body))
             })
-            .await?;
+            .await;
+        if let Ok(reply) = &reply {
+            if reply.status.is_success() {
+                self.session.cookies.replace(talk.cookies.snapshot());
+                *self.session.csrf_token.lock() = talk.csrf_token.lock().take();
+            }
+        }
+        talk.forget();
+        let reply = reply?;
         let refused = || {
             AuthError::new(
                 ErrorCode::InvalidCredentials,
@@ -359,8 +468,9 @@ impl HttpApi {
     async fn get_user_status(&self) -> Result<Option<User>> {
         let reply = self
             .exchange(
+                &self.session,
                 Endpoint::Status,
-                self.request(Method::GET, &self.endpoints.status),
+                self.session.request(Method::GET, &self.endpoints.status),
             )
             .await?;
         match reply.status.as_u16() {
@@ -378,8 +488,10 @@ impl HttpApi {
 
     async fn post_token(&self) -> Result<TokenAnswer> {
         let reply = self
-            .post_with_csrf(Endpoint::Token, || {
-                Ok(self.post_json(&self.endpoints.token, b"{}".to_vec()))
+            .post_with_csrf(&self.session, Endpoint::Token, || {
+                Ok(self
+                    .session
+                    .post_json(&self.endpoints.token, b"{}".to_vec()))
             })
             .await?;
         match reply.status.as_u16() {
@@ -409,8 +521,9 @@ impl HttpApi {
         };
         bearer.set_sensitive(true);
         let reply = self
-            .post_with_csrf(Endpoint::Refresh, || {
+            .post_with_csrf(&self.session, Endpoint::Refresh, || {
                 Ok(self
+                    .session
                     .post_json(url, b"{}".to_vec())
                     .header(AUTHORIZATION, bearer.clone()))
             })
@@ -430,8 +543,9 @@ impl HttpApi {
     async fn get_jwks(&self) -> Result<KeySet> {
         let reply = self
             .exchange(
+                &self.session,
                 Endpoint::Jwks,
-                self.request(Method::GET, &self.endpoints.jwks),
+                self.session.request(Method::GET, &self.endpoints.jwks),
             )
             .await?;
         if !reply.status.is_success() {
@@ -442,8 +556,10 @@ impl HttpApi {
 
     async fn post_logout(&self) -> Result<()> {
         let reply = self
-            .post_with_csrf(Endpoint::Logout, || {
-                Ok(self.post_json(&self.endpoints.logout, b"{}".to_vec()))
+            .post_with_csrf(&self.session, Endpoint::Logout, || {
+                Ok(self
+                    .session
+                    .post_json(&self.endpoints.logout, b"{}".to_vec()))
             })
             .await?;
         if reply.is_csrf_refusal() {
@@ -487,22 +603,25 @@ impl FlaskApi for HttpApi {
     }
 
     fn session_cookies(&self) -> Vec<StoredCookie> {
-        self.cookies.snapshot()
+        self.session.cookies.snapshot()
     }
 
     fn resume_session(&self, cookies: Vec<StoredCookie>) {
-        self.cookies.replace(cookies);
+        self.session.cookies.replace(cookies);
         // A CSRF token belongs to the session it was issued for: the next POST fetches one.
-        *self.csrf_token.lock() = None;
+        *self.session.csrf_token.lock() = None;
     }
 
     fn has_session(&self) -> bool {
-        !self.cookies.is_empty()
+        !self.session.cookies.is_empty()
     }
 
     fn forget_session(&self) {
-        self.cookies.clear();
-        *self.csrf_token.lock() = None;
+        self.session.forget();
+    }
+
+    fn set_proxy(&self, proxy: &ProxySetting) -> Result<()> {
+        self.use_proxy(proxy)
     }
 }
 

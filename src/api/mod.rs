@@ -8,6 +8,7 @@ mod reply;
 pub use http::HttpApi;
 pub use reply::{parse_token_response, Reply};
 
+use crate::config::ProxySetting;
 use crate::cookies::StoredCookie;
 use crate::errors::Result;
 use crate::jwks::KeySet;
@@ -127,4 +128,6 @@ pub trait FlaskApi: Send + Sync {
     fn has_session(&self) -> bool;
     /// Forgets the session cookies and the CSRF token.
     fn forget_session(&self);
+    /// Reaches the API as `proxy` says from the next request on.
+    fn set_proxy(&self, proxy: &ProxySetting) -> Result<()>;
 }

@@ -9,7 +9,7 @@ pub use mcp::McpAuthProvider;
 #[cfg(feature = "bench")]
 pub(crate) use raw_function::plain_function;
 
-use crate::config::{check_transport, Config, ConfigInput, PathsInput};
+use crate::config::{check_transport, Config, ConfigInput, PathsInput, ProxySetting};
 use crate::errors::{catch_panic, catch_panic_async, AuthError, ErrorCode};
 use crate::js_guard::quiet;
 use crate::js_storage::JsStore;
@@ -103,6 +103,10 @@ pub struct AuthClientOptions<'env> {
     pub storage_fallback: Option<String>,
     #[napi(ts_type = "'error' | 'warn' | 'info' | 'debug' | 'trace'")]
     pub log_level: Option<String>,
+    /// `"system"` (default: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`), `"none"`,
+    /// or an `http://` / `https://` proxy URL. Loopback is never proxied.
+    #[napi(ts_type = "'system' | 'none' | (string & {})")]
+    pub proxy: Option<String>,
 }
 
 fn nullable_path(value: Option<Either<String, Null>>) -> Option<Option<String>> {
@@ -149,6 +153,7 @@ impl From<AuthClientOptions<'_>> for ConfigInput {
             trusted_origins: options.trusted_origins,
             storage_fallback: options.storage_fallback,
             log_level: options.log_level,
+            proxy: options.proxy,
         }
     }
 }
@@ -244,6 +249,7 @@ const OPTIONS_SHAPE: Shape = Shape::Fields(&[
     ("trustedOrigins", Shape::StringList),
     ("storageFallback", Shape::String),
     ("logLevel", Shape::String),
+    ("proxy", Shape::String),
 ]);
 
 const CREDENTIALS_SHAPE: Shape = Shape::Fields(&[
@@ -500,6 +506,18 @@ impl AuthClient {
         guarded(&env, || {
             self.core.notify_resume();
             Ok(())
+        })
+    }
+
+    /// Changes how the API is reached, from the next request on: `"system"`, `"none"` or a
+    /// proxy URL (as the `proxy` option). Loopback is never proxied.
+    #[napi(ts_args_type = "proxy: 'system' | 'none' | (string & {})")]
+    pub fn set_proxy(&self, env: Env, proxy: Unknown<'_>) -> Result<()> {
+        guarded(&env, || {
+            args::take(&proxy, &Shape::String, "proxy", ErrorCode::Config)
+                .and_then(|value: String| ProxySetting::parse(&value))
+                .and_then(|setting| self.core.set_proxy(&setting))
+                .map_err(|err| js_error(&env, err))
         })
     }
 

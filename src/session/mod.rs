@@ -33,7 +33,7 @@ pub use token_cache::{FastToken, TokenSnapshot};
 
 use crate::api::{FlaskApi, HttpApi};
 use crate::clock::{Clock, ServerClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ProxySetting};
 use crate::errors::Result;
 use crate::listeners::{Listener, Listeners};
 use crate::log::Logger;
@@ -287,6 +287,13 @@ impl AuthCore {
         if let Usable::Stale(_) | Usable::NeedsRefresh = self.usable() {
             self.refresh_in_background();
         }
+    }
+
+    /// `setProxy()`: the API is reached this way from the next request on.
+    pub fn set_proxy(&self, proxy: &ProxySetting) -> Result<()> {
+        self.api.set_proxy(proxy)?;
+        self.logger.info("the proxy setting changed", &[]);
+        Ok(())
     }
 
     /// Whether the configured store can be used now (for diagnostics such as `doctor`).

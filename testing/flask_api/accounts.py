@@ -17,7 +17,7 @@ import secrets
 import tempfile
 from typing import Any
 
-from flask import Flask, g, session
+from flask import Flask, current_app, g, session
 from flask_login import user_loaded_from_cookie, user_logged_out
 from flask_security import Security, SQLAlchemyUserDatastore, current_user
 from flask_security.models import fsqla_v3 as fsqla
@@ -72,13 +72,13 @@ class Accounts:
             display_name = db.Column(db.String(255))
 
             def get_security_payload(self) -> dict[str, Any]:
-                # What Flask-Security puts under response.user in its JSON answers.
-                return {
-                    "id": str(self.id),
-                    "email": self.email,
-                    "display_name": self.display_name,
-                    "roles": sorted(role.name for role in self.roles),
-                }
+                # What Flask-Security puts under response.user in its JSON answers; the
+                # `login_returns_user` control leaves it empty, as in Flask-Security's default.
+                return describe(self) if self.payload_enabled() else {}
+
+            @staticmethod
+            def payload_enabled() -> bool:
+                return current_app.extensions["symbiote_reference"].config.login_returns_user
 
         self.datastore = SQLAlchemyUserDatastore(db, User, Role)
         CSRFProtect(app)
@@ -132,3 +132,13 @@ class Accounts:
         self.db.session.commit()
         return expired
 
+
+
+def describe(user: Any) -> dict[str, Any]:
+    """A user as the API describes it: `{id, email, display_name, roles}`."""
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "display_name": user.display_name,
+        "roles": sorted(role.name for role in user.roles),
+    }

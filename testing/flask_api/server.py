@@ -30,7 +30,7 @@ from jwt.exceptions import PyJWTError
 from werkzeug.http import http_date
 from werkzeug.serving import WSGIRequestHandler
 
-from .accounts import DEMO_USER_ID, Accounts
+from .accounts import DEMO_USER_ID, Accounts, describe
 
 DEFAULT_ISSUER = "symbiote-reference"
 DEFAULT_AUDIENCE = "symbiote-desktop"
@@ -170,6 +170,7 @@ class Config:
     algorithm: str = "RS256"
     csrf: bool = False
     csrf_time_limit: int = 3600
+    login_returns_user: bool = True
     issuer: str = DEFAULT_ISSUER
     audience: str | list[str] = DEFAULT_AUDIENCE
 
@@ -379,12 +380,12 @@ def api_blueprint(state: ReferenceState) -> Blueprint:
         user = state.accounts.signed_in_user()
         if user is None:
             return jsonify(authenticated=False)
-        return jsonify(authenticated=True, user=user.get_security_payload())
+        return jsonify(authenticated=True, user=describe(user))
 
     # Both JWT views are guarded like the host's: a session login (Flask-Security answers
     # 401 without one) and, when CSRF is on, a valid X-CSRF-Token.
     def token_response() -> tuple[Response, int]:
-        user = state.accounts.signed_in_user().get_security_payload()
+        user = describe(state.accounts.signed_in_user())
         with state.lock:
             lifetime = state.config.lifetime
             token = state.mint_token(user)
@@ -398,7 +399,7 @@ def api_blueprint(state: ReferenceState) -> Blueprint:
     @api.post("/api/jwt/refresh")
     @auth_required("session")
     def jwt_refresh() -> tuple[Response, int]:
-        user_id = state.accounts.signed_in_user().get_security_payload()["id"]
+        user_id = describe(state.accounts.signed_in_user())["id"]
         token = bearer_token()
         if token is None:
             return jsonify(error="Missing bearer token"), 401
@@ -455,15 +456,18 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
 
     @control.post("/config")
     def config() -> Response:
-        body = control_body({"lifetime", "clock_offset", "algorithm", "csrf", "csrf_time_limit", "issuer", "audience"})
+        body = control_body(
+            {"lifetime", "clock_offset", "algorithm", "csrf", "csrf_time_limit", "login_returns_user", "issuer", "audience"}
+        )
         if "lifetime" in body:
             require(is_int(body["lifetime"]), "lifetime must be an integer number of seconds")
         if "clock_offset" in body:
             require(is_number(body["clock_offset"]), "clock_offset must be a number of seconds")
         if "algorithm" in body:
             require(body["algorithm"] in SIGNING_ALGORITHMS, f"algorithm must be one of {SIGNING_ALGORITHMS}")
-        if "csrf" in body:
-            require(isinstance(body["csrf"], bool), "csrf must be a boolean")
+        for flag in ("csrf", "login_returns_user"):
+            if flag in body:
+                require(isinstance(body[flag], bool), f"{flag} must be a boolean")
         if "csrf_time_limit" in body:
             require(is_int(body["csrf_time_limit"]) and body["csrf_time_limit"] > 0, "csrf_time_limit must be a positive integer")
         if "issuer" in body:
@@ -532,7 +536,7 @@ def control_blueprint(state: ReferenceState) -> Blueprint:
         require(isinstance(claim_overrides, dict), "claims must be an object")
         extra_header = body.get("header", {})
         require(isinstance(extra_header, dict), "header must be an object")
-        demo_user = state.accounts.user_by_id(DEMO_USER_ID).get_security_payload()
+        demo_user = describe(state.accounts.user_by_id(DEMO_USER_ID))
         with state.lock:
             alg = body.get("alg", state.config.algorithm)
             require(alg in (*SIGNING_ALGORITHMS, "HS256", "none"), "alg must be RS256, ES256, HS256 or none")

@@ -202,6 +202,9 @@ impl MemoryApi {
         StoredCookie {
             name: "session".into(),
             value: Secret::new(format!("cookie-value-{session}")),
+            path: "/".into(),
+            secure: false,
+            expires_at: None,
         }
     }
 
@@ -289,6 +292,11 @@ impl FlaskApi for MemoryApi {
 
     fn forget_session(&self) {
         self.cookies.lock().clear();
+    }
+
+    /// There is no network in memory: nothing to route.
+    fn set_proxy(&self, _proxy: &crate::config::ProxySetting) -> crate::errors::Result<()> {
+        Ok(())
     }
 }
 
