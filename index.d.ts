@@ -44,6 +44,11 @@ export declare class AuthClient {
   /** The app forwards Electron `powerMonitor` resume / unlock-screen: re-check expiry now. */
   notifyResume(): void
   /**
+   * Changes how the API is reached, from the next request on: `"system"`, `"none"` or a
+   * proxy URL (as the `proxy` option). Loopback is never proxied.
+   */
+  setProxy(proxy: 'system' | 'none' | (string & {})): void
+  /**
    * Resolves when the configured session store can be used now; rejects with `E_STORAGE`
    * saying what to install or unlock otherwise.
    */
@@ -113,6 +118,11 @@ export interface AuthClientOptions {
   trustedOrigins?: Array<string>
   storageFallback?: 'none' | 'memory'
   logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /**
+   * `"system"` (default: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`), `"none"`,
+   * or an `http://` / `https://` proxy URL. Loopback is never proxied.
+   */
+  proxy?: 'system' | 'none' | (string & {})
 }
 
 /**

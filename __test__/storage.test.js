@@ -9,6 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const crypto = require('node:crypto')
 const { execFile } = require('node:child_process')
+const http = require('node:http')
 const { promisify } = require('node:util')
 const { Entry } = require('@napi-rs/keyring')
 const { AuthClient } = require('..')
@@ -165,6 +166,117 @@ test.describe('credential store (Secret Service)', () => {
       results.some((r) => r.token === restored.getStoredJwtToken()),
       'the last complete write wins'
     )
+  })
+})
+
+/** A plain HTTP server that records every request's headers and answers 401 JSON. */
+async function recordingApi() {
+  const requests = []
+  const server = http.createServer((request, response) => {
+    requests.push({ method: request.method, url: request.url, headers: request.headers })
+    request.resume()
+    response.writeHead(401, { 'content-type': 'application/json' }).end('{"error": "recording"}')
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  }
+}
+
+/** A JS backend with one slot, as a host's own store has. */
+function oneSlotBackend() {
+  return {
+    stored: null,
+    load() {
+      return this.stored
+    },
+    save(data) {
+      this.stored = data
+    },
+    clear() {
+      this.stored = null
+    },
+  }
+}
+
+test.describe('a stored session is bound to the API origin it was made for', () => {
+  async function switchingEnvironments(options) {
+    const production = newClient(ref.server, options)
+    await production.login(ref.server.user)
+    const token = production.getStoredJwtToken()
+    const staging = await recordingApi()
+    try {
+      const other = newClient(ref.server, { ...options, baseUrl: staging.url, logLevel: 'trace' })
+      const logs = captureLogs(other)
+      assert.equal((await other.restore()).state, 'signed-out', "another origin's record is not restored")
+      assert.equal(other.getStoredJwtToken(), null)
+      assert.equal((await rejection(other.getJwtToken())).code, 'E_LOGIN_REQUIRED')
+      await other.logout()
+      for (const request of staging.requests) {
+        assert.equal(request.headers.cookie, undefined, `${request.method} ${request.url} carried a cookie`)
+        assert.equal(request.headers.authorization, undefined, `${request.method} ${request.url} carried a bearer`)
+      }
+      assert.equal(JSON.stringify(logs).includes(token), false)
+    } finally {
+      await staging.close()
+    }
+    const back = newClient(ref.server, options)
+    assert.equal((await back.restore()).state, 'valid', "switching back restores that origin's session")
+    assert.equal(back.getStoredJwtToken(), token, "the other client's logout left this record alone")
+  }
+
+  test('in the process-wide memory store', async () => {
+    await switchingEnvironments({ storage: 'memory', account: `origin-${crypto.randomUUID()}` })
+  })
+
+  keyringTest('in the credential store', async () => {
+    const options = keyringOptions()
+    await switchingEnvironments(options)
+    assert.equal(recordFiles(options).length, 1, 'one record, of the API that signed in')
+  })
+
+  test('in a JS backend, which holds one record: it is neither restored nor cleared by another origin', async () => {
+    await switchingEnvironments({ storage: oneSlotBackend(), account: `origin-${crypto.randomUUID()}` })
+  })
+
+  test('a record from before the origin binding is not trusted: signed out, one warning', async () => {
+    const capture = oneSlotBackend()
+    await newClient(ref.server, { storage: capture, account: 'unbound' }).login(ref.server.user)
+    const record = JSON.parse(capture.stored)
+    record.version = 1
+    delete record.origin
+    capture.stored = JSON.stringify(record)
+    const client = newClient(ref.server, { storage: capture, account: 'unbound', logLevel: 'warn' })
+    const logs = captureLogs(client)
+    assert.equal((await client.restore()).state, 'signed-out')
+    await settle()
+    assert.deepEqual(
+      logs.map((r) => [r.level, r.fields?.reason]),
+      [
+        [
+          'warn',
+          'the stored session was saved by an older version, without the API origin it belongs to, so it is not trusted: sign in again',
+        ],
+      ]
+    )
+  })
+
+  keyringTest('against Flask-Security with CSRF: a new process restores an expired JWT and refreshes it without a password', async () => {
+    await ref.server.config({ lifetime: 2, csrf: true })
+    const options = keyringOptions({ paths: { csrf: '/api/login' } })
+    const login = await inChild(options, 'login', [ref.server.user.email, ref.server.user.password])
+    assert.equal(login.status.state, 'valid')
+    await sleep(2500)
+    const before = await ref.server.counters()
+    const restored = await inChild(options, 'restore-refresh')
+    assert.equal(restored.error, undefined, JSON.stringify(restored.error))
+    assert.equal(restored.status.state, 'valid')
+    assert.notEqual(restored.token, login.token)
+    const after = await ref.server.counters()
+    assert.equal(after.login, before.login, 'no password')
+    assert.ok(after.csrf - before.csrf >= 1, 'the new process fetched its CSRF token when it first needed one')
   })
 })
 

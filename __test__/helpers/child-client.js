@@ -1,7 +1,7 @@
 'use strict'
 // Runs one AuthClient action in a separate Node process, as a restarted app would, and
 // prints the outcome as JSON on its last line. Used to prove what survives a restart.
-//   node child-client.js '<options json>' <login|restore|refresh-loop> [email] [password] [n]
+//   node child-client.js '<options json>' <login|restore|restore-refresh|refresh-loop> [email] [password] [n]
 
 const { AuthClient } = require('../..')
 
@@ -13,6 +13,11 @@ async function main() {
     result.status = await client.login({ email, password })
   } else if (action === 'restore') {
     result.status = await client.restore()
+  } else if (action === 'restore-refresh') {
+    result.restored = await client.restore()
+    result.restoredToken = client.getStoredJwtToken()
+    await client.refreshJwtToken()
+    result.status = client.status()
   } else if (action === 'refresh-loop') {
     await client.login({ email, password })
     for (let i = 0; i < Number(count); i++) await client.refreshJwtToken()
