@@ -15,6 +15,7 @@ const {
   sleep,
   settle,
   closedPortUrl,
+  stormOnExpiredToken,
 } = require('./helpers/client')
 
 const ref = useReferenceServer()
@@ -286,19 +287,8 @@ test.describe('refresh', () => {
   })
 
   test('1000 concurrent callers on an expired token cause exactly one token request', async () => {
-    // The refresh that starts when the short-lived token nears expiry is held at the server,
-    // so the 1000 callers arrive on an expired token while it is in flight.
-    await ref.server.config({ lifetime: 1 })
-    await ref.server.fault({ endpoint: 'refresh', hang: true, count: -1 })
-    const client = await signedInClient(ref.server)
-    const stale = client.getStoredJwtToken()
-    await ref.server.config({ lifetime: 900 })
-    await sleep(1300)
-    assert.equal(client.status().state, 'refreshing')
-    const callers = Promise.all(Array.from({ length: 1000 }, () => client.getJwtToken()))
-    await sleep(100)
-    await ref.server.clearFaults()
-    const tokens = await callers
+    const { tokens, stale, stateDuringStorm } = await stormOnExpiredToken(ref.server, () => signedInClient(ref.server), 1000)
+    assert.equal(stateDuringStorm, 'refreshing')
     const after = await ref.server.counters()
     assert.equal(new Set(tokens).size, 1, 'every caller got the same token')
     assert.notEqual(tokens[0], stale)

@@ -4,7 +4,7 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { useReferenceServer, newClient, captureLogs, rejection, sleep } = require('./helpers/client')
+const { useReferenceServer, newClient, captureLogs, rejection, sleep, stormOnExpiredToken } = require('./helpers/client')
 
 const ref = useReferenceServer({ csrf: true })
 const FLASK_SECURITY = { paths: { csrf: '/api/login' } }
@@ -101,19 +101,9 @@ test('signing in again while signed in starts a new session (Flask-Security refu
 })
 
 test('50 concurrent callers on an expired JWT cause one token request', async () => {
-  // The refresh that starts near expiry is held at the server, so the callers arrive on an
-  // expired token while it is in flight.
-  await ref.server.config({ lifetime: 1 })
-  await ref.server.fault({ endpoint: 'refresh', hang: true, count: -1 })
-  const { client } = await signedIn()
-  const stale = client.getStoredJwtToken()
-  await ref.server.config({ lifetime: 900 })
-  await sleep(1300)
-  assert.equal(client.status().state, 'refreshing')
-  const callers = Promise.all(Array.from({ length: 50 }, () => client.getJwtToken()))
-  await sleep(100)
-  await ref.server.clearFaults()
-  const tokens = await callers
+  const signIn = async () => (await signedIn()).client
+  const { tokens, stale, stateDuringStorm } = await stormOnExpiredToken(ref.server, signIn, 50)
+  assert.equal(stateDuringStorm, 'refreshing')
   assert.equal(new Set(tokens).size, 1)
   assert.notEqual(tokens[0], stale)
   const counters = await ref.server.counters()

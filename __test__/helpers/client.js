@@ -90,7 +90,37 @@ async function closedPortUrl() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * `callers` concurrent getJwtToken() calls on an expired token while its refresh is in
+ * flight: the client signs in (`signIn()`) with a 1 s token, the refresh that starts near
+ * expiry is held at the server until the callers have all arrived, then released.
+ */
+async function stormOnExpiredToken(server, signIn, callers) {
+  await server.config({ lifetime: 1 })
+  await server.fault({ endpoint: 'refresh', hang: true, count: -1 })
+  const client = await signIn()
+  const stale = client.getStoredJwtToken()
+  await server.config({ lifetime: 900 })
+  await sleep(1300)
+  const stateDuringStorm = client.status().state
+  const calls = Promise.all(Array.from({ length: callers }, () => client.getJwtToken()))
+  await sleep(100)
+  await server.clearFaults()
+  return { tokens: await calls, stale, stateDuringStorm }
+}
+
 /** Lets queued threadsafe-function callbacks (status events, logs) reach JS. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
-module.exports = { useReferenceServer, newClient, signedInClient, captureLogs, rejection, thrown, sleep, settle, closedPortUrl }
+module.exports = {
+  useReferenceServer,
+  newClient,
+  signedInClient,
+  captureLogs,
+  rejection,
+  thrown,
+  sleep,
+  settle,
+  closedPortUrl,
+  stormOnExpiredToken,
+}

@@ -4,7 +4,14 @@ import { AuthClient, type AuthError, type AuthErrorCode, type AuthStatus } from 
 import { createAuthFetch, createMcpAuthProvider } from 'symbiote-auth/mcp'
 import { DEFAULT_ALLOWED_ORIGINS, exposeAuthApi, registerAuthIpc } from 'symbiote-auth/electron'
 
-const client = new AuthClient({ baseUrl: 'https://api.example.com', jwksMaxAgeSeconds: 600, paths: { csrf: null } })
+const client = new AuthClient({
+  baseUrl: 'https://api.example.com',
+  jwksMaxAgeSeconds: 600,
+  paths: { csrf: '/api/login' },
+  proxy: 'system',
+})
+client.setProxy('http://proxy.example.com:3128')
+client.setProxy('none')
 
 function isAuthError(error: unknown): error is AuthError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string'

@@ -415,7 +415,8 @@ impl HttpApi {
         Ok(true)
     }
 
-    /// The password is only ever in the request body.
+    /// Signs in within the sign-in conversation, whose session becomes the current one only
+    /// when the API accepted the login. The password is only ever in the request body.
     async fn post_login(
         &self,
         email: &str,
@@ -424,20 +425,28 @@ impl HttpApi {
     ) -> Result<Option<User>> {
         let talk = &self.sign_in;
         talk.forget();
+        let outcome = self.sign_in_at(talk, email, password, remember).await;
+        if outcome.is_ok() {
+            self.session.cookies.replace(talk.cookies.snapshot());
+            *self.session.csrf_token.lock() = talk.csrf_token.lock().take();
+        }
+        talk.forget();
+        outcome
+    }
+
+    async fn sign_in_at(
+        &self,
+        talk: &Conversation,
+        email: &str,
+        password: &Secret,
+        remember: bool,
+    ) -> Result<Option<User>> {
         let reply = self
             .post_with_csrf(talk, Endpoint::Login, || {
                 let body = login_body(email, password, remember)?;
                 Ok(talk.post_json(&self.endpoints.login, body))
             })
-            .await;
-        if let Ok(reply) = &reply {
-            if reply.status.is_success() {
-                self.session.cookies.replace(talk.cookies.snapshot());
-                *self.session.csrf_token.lock() = talk.csrf_token.lock().take();
-            }
-        }
-        talk.forget();
-        let reply = reply?;
+            .await?;
         let refused = || {
             AuthError::new(
                 ErrorCode::InvalidCredentials,
