@@ -5,14 +5,13 @@
 //! A check fails by panicking: on a panic in the code under test, or on a broken invariant.
 //! Every input that the parsers refuse is fine; refusing is their job.
 
-use jsonwebtoken::Algorithm;
 use reqwest::cookie::CookieStore;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, DATE, RETRY_AFTER};
 use reqwest::StatusCode;
 use std::time::Duration;
 use symbiote_auth::fuzzing::{
-    decode, parse_jwks, parse_token_response, validate_claims, ClaimRules, CookieJar, Endpoint,
-    JwksCache, KeySet, Reply, MAX_TOKEN_BYTES,
+    decode, parse_jwks, parse_token_response, validate_claims, Algorithm, ClaimRules, CookieJar,
+    Endpoint, JwksCache, KeySet, Reply, MAX_TOKEN_BYTES,
 };
 use url::Url;
 

@@ -2,7 +2,7 @@
 //! never work fails here with `E_CONFIG` or `E_INSECURE_URL`, so later code can trust it.
 
 use crate::errors::{AuthError, Result};
-use jsonwebtoken::Algorithm;
+use crate::jwt::Algorithm;
 use std::net::IpAddr;
 use std::time::Duration;
 use url::{Host, Url};

@@ -3,10 +3,11 @@
 //! for any unknown key within a cooldown, so a flood of bad tokens cannot flood the API.
 
 use crate::errors::{AuthError, Result};
+use crate::jwt::Algorithm;
 use crate::jwt::{self, ClaimRules, DecodedToken};
+use crate::signature::VerifyingKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::future::Future;
@@ -22,38 +23,10 @@ const MIN_RSA_BITS: usize = 2048;
 /// (the same or a new one) is far likelier a bad token than a second rotation.
 pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum KeyFamily {
-    Rsa,
-    P256,
-    P384,
-    Ed25519,
-}
-
-impl KeyFamily {
-    fn fits(self, alg: Algorithm) -> bool {
-        matches!(
-            (self, alg),
-            (
-                KeyFamily::Rsa,
-                Algorithm::RS256
-                    | Algorithm::RS384
-                    | Algorithm::RS512
-                    | Algorithm::PS256
-                    | Algorithm::PS384
-                    | Algorithm::PS512
-            ) | (KeyFamily::P256, Algorithm::ES256)
-                | (KeyFamily::P384, Algorithm::ES384)
-                | (KeyFamily::Ed25519, Algorithm::EdDSA)
-        )
-    }
-}
-
 pub struct PublicKey {
     kid: Option<String>,
     alg: Option<Algorithm>,
-    family: KeyFamily,
-    key: DecodingKey,
+    key: VerifyingKey,
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -61,7 +34,7 @@ impl std::fmt::Debug for PublicKey {
         f.debug_struct("PublicKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
-            .field("family", &self.family)
+            .field("family", &self.key.family())
             .finish()
     }
 }
@@ -103,7 +76,7 @@ fn parse_key(jwk: &Value) -> Option<PublicKey> {
         Some(Value::String(name)) => Some(jwt::parse_algorithm(name).ok()?),
         Some(_) => return None,
     };
-    let (family, key) = match jwk.get("kty")?.as_str()? {
+    let key = match jwk.get("kty")?.as_str()? {
         "RSA" => {
             let n = b64_field(jwk, "n")?;
             let e = b64_field(jwk, "e")?;
@@ -112,14 +85,15 @@ fn parse_key(jwk: &Value) -> Option<PublicKey> {
             if bits < MIN_RSA_BITS || e.is_empty() || e.len() > 8 {
                 return None;
             }
-            (KeyFamily::Rsa, DecodingKey::from_rsa_raw_components(&n, &e))
+            VerifyingKey::Rsa { n, e }
         }
         "EC" => {
-            let (family, size) = match jwk.get("crv")?.as_str()? {
-                "P-256" => (KeyFamily::P256, 32),
-                "P-384" => (KeyFamily::P384, 48),
-                _ => return None,
-            };
+            let (curve, size): (fn(Vec<u8>) -> VerifyingKey, usize) =
+                match jwk.get("crv")?.as_str()? {
+                    "P-256" => (VerifyingKey::P256, 32),
+                    "P-384" => (VerifyingKey::P384, 48),
+                    _ => return None,
+                };
             let (x, y) = (b64_field(jwk, "x")?, b64_field(jwk, "y")?);
             if x.len() != size || y.len() != size {
                 return None;
@@ -128,28 +102,19 @@ fn parse_key(jwk: &Value) -> Option<PublicKey> {
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (family, DecodingKey::from_ec_der(&point))
+            curve(point)
         }
         "OKP" if jwk.get("crv")?.as_str()? == "Ed25519" => {
-            let x = b64_field(jwk, "x")?;
-            if x.len() != 32 {
-                return None;
-            }
-            (KeyFamily::Ed25519, DecodingKey::from_ed_der(&x))
+            VerifyingKey::Ed25519(b64_field(jwk, "x")?.try_into().ok()?)
         }
         _ => return None,
     };
     if let Some(alg) = alg {
-        if !family.fits(alg) {
+        if !key.fits(alg) {
             return None;
         }
     }
-    Some(PublicKey {
-        kid,
-        alg,
-        family,
-        key,
-    })
+    Some(PublicKey { kid, alg, key })
 }
 
 pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
@@ -187,7 +152,7 @@ impl KeySet {
         let fitting: Vec<&PublicKey> = self
             .keys
             .iter()
-            .filter(|key| key.family.fits(header.alg))
+            .filter(|key| key.key.fits(header.alg))
             .filter(|key| key.alg.is_none_or(|alg| alg == header.alg))
             .filter(|key| header.kid.is_none() || key.kid == header.kid)
             .collect();

@@ -2,9 +2,10 @@
 //! and claims against our clock. Keys come from `jwks`; this module never touches the network.
 
 use crate::errors::{AuthError, Result};
+pub use crate::signature::Algorithm;
+use crate::signature::VerifyingKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -215,17 +216,18 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>> {
 }
 
 impl DecodedToken<'_> {
-    pub fn verify_signature(&self, key: &DecodingKey) -> Result<()> {
-        match jsonwebtoken::crypto::verify(
-            self.signature,
-            self.signing_input.as_bytes(),
-            key,
-            self.header.alg,
-        ) {
-            Ok(true) => Ok(()),
-            Ok(false) | Err(_) => Err(AuthError::token_invalid(
+    pub fn verify_signature(&self, key: &VerifyingKey) -> Result<()> {
+        let verified = URL_SAFE_NO_PAD
+            .decode(self.signature)
+            .is_ok_and(|signature| {
+                key.verify(self.header.alg, self.signing_input.as_bytes(), &signature)
+            });
+        if verified {
+            Ok(())
+        } else {
+            Err(AuthError::token_invalid(
                 "the JWT signature does not verify with the API's published key",
-            )),
+            ))
         }
     }
 }

@@ -18,6 +18,7 @@ mod log;
 mod mcp;
 mod secret;
 mod session;
+mod signature;
 mod storage;
 #[cfg(test)]
 mod test_keys;
@@ -34,5 +35,5 @@ pub mod fuzzing {
     pub use crate::api::{parse_token_response, Endpoint, Reply};
     pub use crate::cookies::CookieJar;
     pub use crate::jwks::{parse_jwks, JwksCache, KeySet};
-    pub use crate::jwt::{decode, validate_claims, ClaimRules, MAX_TOKEN_BYTES};
+    pub use crate::jwt::{decode, validate_claims, Algorithm, ClaimRules, MAX_TOKEN_BYTES};
 }

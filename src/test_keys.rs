@@ -1,9 +1,9 @@
 //! Test-only Ed25519 keys (PKCS#8 DER in base64, and the public `x` of each) and JWTs signed
 //! with them: real signatures for tests of verification and of the lifecycle.
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use ring::signature::Ed25519KeyPair;
 
 pub struct TestKey {
     pub kid: &'static str,
@@ -31,11 +31,22 @@ impl TestKey {
         )
     }
 
+    /// A compact JWS: `{"typ":"JWT","alg":"EdDSA","kid":…}`, the claims, the signature.
     pub fn sign(&self, claims: &serde_json::Value) -> String {
         let der = STANDARD.decode(self.pkcs8).expect("a valid test key");
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.into());
-        encode(&header, claims, &EncodingKey::from_ed_der(&der)).expect("the test key signs")
+        // PKCS#8 v1 (no public key inside): ring derives it from the seed.
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).expect("a valid test key");
+        let header = serde_json::json!({"typ": "JWT", "alg": "EdDSA", "kid": self.kid});
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = pair.sign(signing_input.as_bytes());
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.as_ref())
+        )
     }
 }
 
