@@ -12,6 +12,7 @@
 //   BENCH_STORM_ROUNDS=5      refresh storms (row 2)
 //   BENCH_COLD_STARTS=15      child processes per side (row 4)
 //   BENCH_TOKENS_CALLS=1000000, BENCH_LOGIN_CYCLES=10000   row 6
+//   BENCH_SMOKE=1             every row once in its smallest size, on a debug build (npm test)
 
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -43,6 +44,10 @@ function napiBuild(args) {
 }
 
 function build() {
+  if (common.smoke) {
+    napiBuild(['--platform', '--features', 'bench', '--output-dir', 'bench/build-smoke', '--target-dir', 'target/bench-smoke'])
+    return
+  }
   // Separate target dirs: the two feature sets would otherwise overwrite each other's cdylib
   // and relink on every run; target/debug (the tests' build) is never touched.
   napiBuild(['--platform', '--release', '--features', 'bench', '--output-dir', 'bench/build', '--target-dir', 'target/bench'])
@@ -108,7 +113,7 @@ async function main() {
   }
   results.seconds = Math.round((Date.now() - started) / 1000)
   results.machine.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2))
-  const file = path.join(common.benchDir, 'results.json')
+  const file = path.join(common.smoke ? common.buildDir : common.benchDir, 'results.json')
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
   printTable(results)
   log(`wrote ${path.relative(common.repoRoot, file)} (${results.seconds} s of benchmarks)`)

@@ -6,13 +6,31 @@ const fs = require('node:fs')
 
 const benchDir = path.resolve(__dirname, '..')
 const repoRoot = path.resolve(benchDir, '..')
+/**
+ * `BENCH_SMOKE=1`, the check `npm test` runs: every row once in its smallest size, on a
+ * debug build with the `bench` feature of its own; the figures mean nothing, an error fails.
+ */
+const smoke = process.env.BENCH_SMOKE === '1'
 /** The release build with the `bench` feature (`npm run bench` builds it). */
-const buildDir = path.join(benchDir, 'build')
+const buildDir = path.join(benchDir, smoke ? 'build-smoke' : 'build')
 /** The release build exactly as shipped (no `bench` feature), for the size row. */
-const shipDir = path.join(buildDir, 'ship')
+const shipDir = smoke ? buildDir : path.join(buildDir, 'ship')
+
+/** How much of something a row does: `name` from the environment, else `full` (`small` in a smoke run). */
+function amount(name, full, small) {
+  return Number(process.env[name] ?? (smoke ? small : full))
+}
+
+/** tinybench options as given, or a couple of quick iterations in a smoke run. */
+function benchOptions(options) {
+  return smoke ? { ...options, time: 0, iterations: 2, warmupTime: 0, warmupIterations: 1 } : options
+}
+
+/** The bench build's entry point; child processes get it in `SYMBIOTE_BENCH_ADDON`. */
+const addonEntry = path.join(buildDir, 'index.js')
 
 function loadAddon() {
-  const entry = path.join(buildDir, 'index.js')
+  const entry = addonEntry
   if (!fs.existsSync(entry)) {
     throw new Error(`${entry} is missing: run \`npm run bench\` (it builds the release addon), not this file alone`)
   }
@@ -90,6 +108,10 @@ function formatSummary(s) {
 
 module.exports = {
   benchDir,
+  smoke,
+  addonEntry,
+  amount,
+  benchOptions,
   repoRoot,
   buildDir,
   shipDir,

@@ -6,10 +6,9 @@
 //             store, createLocalJWKSet + jwtVerify the stored token
 
 const t0 = performance.now()
-const path = require('node:path')
 
 async function ours(options) {
-  const { AuthClient } = require(path.join(__dirname, '..', 'build', 'index.js'))
+  const { AuthClient } = require(process.env.SYMBIOTE_BENCH_ADDON)
   const client = new AuthClient(options)
   await client.restore()
   return client.getJwtToken()

@@ -10,7 +10,8 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { fromTask } = require('../lib/common')
+const common = require('../lib/common')
+const { fromTask } = common
 
 const CHILD = path.join(__dirname, 'cold-start-child.js')
 const ISSUER = 'symbiote-reference'
@@ -19,17 +20,22 @@ const AUDIENCE = 'symbiote-desktop'
 function spawnChild(mode, options) {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    execFile(process.execPath, [CHILD, mode, JSON.stringify(options)], { timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`${mode} cold start failed: ${stderr || error.message}`))
-      const result = JSON.parse(stdout.trim().split('\n').pop())
-      resolve({ ...result, wallMs: performance.now() - started })
-    })
+    execFile(
+      process.execPath,
+      [CHILD, mode, JSON.stringify(options)],
+      { timeout: 60_000, env: { ...process.env, SYMBIOTE_BENCH_ADDON: common.addonEntry } },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${mode} cold start failed: ${stderr || error.message}`))
+        const result = JSON.parse(stdout.trim().split('\n').pop())
+        resolve({ ...result, wallMs: performance.now() - started })
+      }
+    )
   })
 }
 
 async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
-  const samples = Number(process.env.BENCH_COLD_STARTS ?? 20)
+  const samples = common.amount('BENCH_COLD_STARTS', 20, 2)
   const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'symbiote-bench-'))
   const options = {
     baseUrl: server.url,

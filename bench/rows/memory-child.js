@@ -5,8 +5,7 @@
 //   node --expose-gc memory-child.js cycles <cycles> <warmup>
 // The server's URL and the demo user come in SYMBIOTE_BENCH_SERVER (JSON).
 
-const path = require('node:path')
-const { AuthClient } = require(path.join(__dirname, '..', 'build', 'index.js'))
+const { AuthClient } = require(process.env.SYMBIOTE_BENCH_ADDON)
 const { createMcpAuthProvider } = require('../../mcp')
 
 const { url, user } = JSON.parse(process.env.SYMBIOTE_BENCH_SERVER)

@@ -10,7 +10,7 @@
 
 const { execFile } = require('node:child_process')
 const path = require('node:path')
-const { summarize } = require('../lib/common')
+const { summarize, amount, addonEntry } = require('../lib/common')
 
 const CHILD = path.join(__dirname, 'memory-child.js')
 const MB = 1024 * 1024
@@ -22,7 +22,11 @@ function child(server, mode, count, warmup) {
       ['--expose-gc', CHILD, mode, String(count), String(warmup)],
       {
         timeout: 30 * 60_000,
-        env: { ...process.env, SYMBIOTE_BENCH_SERVER: JSON.stringify({ url: server.url, user: server.user }) },
+        env: {
+          ...process.env,
+          SYMBIOTE_BENCH_SERVER: JSON.stringify({ url: server.url, user: server.user }),
+          SYMBIOTE_BENCH_ADDON: addonEntry,
+        },
       },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`memory ${mode} failed: ${stderr || error.message}`))
@@ -33,20 +37,20 @@ function child(server, mode, count, warmup) {
 }
 
 async function run({ server, log }) {
-  const calls = Number(process.env.BENCH_TOKENS_CALLS ?? 1_000_000)
-  const cycles = Number(process.env.BENCH_LOGIN_CYCLES ?? 10_000)
-  const runs = Number(process.env.BENCH_MEMORY_RUNS ?? 3)
+  const calls = amount('BENCH_TOKENS_CALLS', 1_000_000, 1000)
+  const cycles = amount('BENCH_LOGIN_CYCLES', 10_000, 10)
+  const runs = amount('BENCH_MEMORY_RUNS', 3, 1)
   const results = { tokens: [], cycles: [] }
   for (let i = 0; i < runs; i++) {
     log(`row 6: ${calls} tokens() calls (run ${i + 1}/${runs})`)
-    results.tokens.push(await child(server, 'tokens', calls, 100_000))
+    results.tokens.push(await child(server, 'tokens', calls, amount('BENCH_TOKENS_WARMUP', 100_000, 100)))
   }
   // The cycles are bounded by the reference server's speed: one run unless asked for more.
-  const cycleRuns = Number(process.env.BENCH_CYCLE_RUNS ?? 1)
+  const cycleRuns = amount('BENCH_CYCLE_RUNS', 1, 1)
   for (let i = 0; i < cycleRuns; i++) {
     log(`row 6: ${cycles} login/logout cycles (run ${i + 1}/${cycleRuns})`)
     await server.reset({ sessions: true })
-    results.cycles.push(await child(server, 'cycles', cycles, Number(process.env.BENCH_CYCLE_WARMUP ?? 1000)))
+    results.cycles.push(await child(server, 'cycles', cycles, amount('BENCH_CYCLE_WARMUP', 1000, 2)))
   }
 
   const growth = (mode) => summarize(results[mode].map((r) => r.rssGrowth / MB))

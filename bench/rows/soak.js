@@ -6,7 +6,7 @@
 // call slower than half of it. Token requests should be ≈ duration / refresh interval.
 
 const { createMcpAuthProvider } = require('../../mcp')
-const { sleep } = require('../lib/common')
+const { sleep, amount } = require('../lib/common')
 
 const CALLERS = 200
 const LIFETIME_S = 3
@@ -46,7 +46,7 @@ function histogram() {
 }
 
 async function run({ addon, server, log }) {
-  const seconds = Number(process.env.BENCH_SOAK_SECONDS ?? 120)
+  const seconds = amount('BENCH_SOAK_SECONDS', 120, 4)
   await server.config({ lifetime: LIFETIME_S })
   const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-soak' })
   await client.login(server.user)

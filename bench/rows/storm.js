@@ -11,13 +11,13 @@
 // into the floor is redone.
 
 const { createMcpAuthProvider } = require('../../mcp')
-const { fromTask, summarize, sleep } = require('../lib/common')
+const { fromTask, summarize, sleep, amount } = require('../lib/common')
 
 const CALLERS = 1000
 
 async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
-  const rounds = Number(process.env.BENCH_STORM_ROUNDS ?? 10)
+  const rounds = amount('BENCH_STORM_ROUNDS', 10, 1)
   const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-storm' })
   await client.login(server.user)
 

@@ -8,7 +8,7 @@
 
 const { createMcpAuthProvider } = require('../../mcp')
 const { hostAppProvider } = require('../lib/host-baseline')
-const { fromTask } = require('../lib/common')
+const { fromTask, benchOptions } = require('../lib/common')
 
 const BATCH = 1000
 
@@ -46,7 +46,7 @@ async function run({ addon, server, tinybench, log }) {
     return { overriddenDuration: elapsed / BATCH, overriddenIterationCost: elapsed }
   }
 
-  const options = { iterations: 1000, time: 1000, warmupIterations: 100, warmupTime: 250 }
+  const options = benchOptions({ iterations: 1000, time: 1000, warmupIterations: 100, warmupTime: 250 })
   const calls = new Bench({ name: 'tokens() call', ...options })
     .add(
       'floor (a): benchNoop()',
@@ -79,7 +79,7 @@ async function run({ addon, server, tinybench, log }) {
   log(`row 1: tokens(), ${calls.tasks.length} tasks x >= 1M calls`)
   calls.runSync()
 
-  const awaitedBench = new Bench({ name: 'await tokens()', ...options, iterations: 200 })
+  const awaitedBench = new Bench(benchOptions({ name: 'await tokens()', ...options, iterations: 200 }))
     .add(
       'ours: await createMcpAuthProvider().tokens()',
       awaited(() => provider.tokens())
