@@ -27,7 +27,7 @@ export declare class AuthClient {
   logout(): Promise<void>
   /** Loads a stored session; no network while the stored JWT is valid. */
   restore(): Promise<AuthStatus>
-  /** A verified, unexpired JWT; concurrent callers share one refresh. */
+  /** A verified, unexpired JWT; concurrent callers share one refresh, and one promise. */
   getJwtToken(): Promise<string>
   /** Forces a new JWT (single flight). */
   refreshJwtToken(): Promise<string>

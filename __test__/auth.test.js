@@ -296,6 +296,23 @@ test.describe('refresh', () => {
     assert.equal(after.refresh, 1, 'one refresh for all 1000 callers')
   })
 
+  test('callers of getJwtToken() while one call runs share its promise, until it settles or the session changes', async () => {
+    const client = await signedInClient(ref.server)
+    const first = client.getJwtToken()
+    assert.equal(client.getJwtToken(), first, 'a caller meanwhile gets the same promise')
+    const token = await first
+    assert.notEqual(client.getJwtToken(), first, 'a settled call is not handed out again')
+    const beforeLogout = client.getJwtToken()
+    beforeLogout.catch(() => {}) // settles either way: whichever of the two the core does first
+    const logout = client.logout()
+    const afterLogout = client.getJwtToken()
+    const afterLogoutOutcome = rejection(afterLogout)
+    assert.notEqual(afterLogout, beforeLogout, 'no caller after logout() gets a promise from before it')
+    await logout
+    assert.equal((await afterLogoutOutcome).code, 'E_LOGIN_REQUIRED')
+    assert.equal(typeof token, 'string')
+  })
+
   test('1000 concurrent forced refreshes share one request, failures included', async () => {
     const client = await signedInClient(ref.server)
     await ref.server.fault({ endpoint: 'refresh', status: 500, count: -1 })

@@ -42,3 +42,11 @@ impl BenchNoop {
     #[napi]
     pub fn noop(&self) {}
 }
+
+/// An empty async native call, settled through the same machinery as every promise this
+/// addon returns (a future on the addon's runtime, settled back on the JS thread): the floor
+/// under an awaited `getJwtToken()`.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn bench_async_noop(env: &Env) -> Result<PromiseRaw<'_, ()>> {
+    crate::binding::settle(env, async { Ok(()) }, |()| ())
+}

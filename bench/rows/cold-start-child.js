@@ -30,8 +30,18 @@ async function baseline({ service, account, issuer, audience }) {
   return record.token
 }
 
+/** `require('symbiote-auth/mcp')` alone; answers with the names it exports. */
+async function requireMcp() {
+  return Object.keys(require('../../mcp')).join(',')
+}
+
+/** `require('symbiote-auth')` alone (the addon's loader and the .node); the names it exports. */
+async function requireAddon() {
+  return Object.keys(require(process.env.SYMBIOTE_BENCH_ADDON)).join(',')
+}
+
 const [mode, json] = process.argv.slice(2)
-const work = mode === 'ours' ? ours : baseline
+const work = { ours, baseline, 'require-mcp': requireMcp, 'require-addon': requireAddon }[mode]
 work(JSON.parse(json)).then(
   (token) => {
     const ms = performance.now() - t0

@@ -71,7 +71,7 @@ async function run({ addon, server, tinybench, log }) {
   const jwks = await (await fetch(`${server.url}/api/jwt/jwks`)).json()
   new Entry(baselineStore.service, baselineStore.account).setPassword(JSON.stringify({ token: client.getStoredJwtToken(), jwks }))
 
-  const wall = { ours: [], baseline: [] }
+  const wall = { ours: [], baseline: [], 'require-mcp': [], 'require-addon': [] }
   const task = (mode, opts) => async () => {
     const result = await spawnChild(mode, opts)
     if (!(result.tokenLength > 0)) throw new Error(`${mode}: no token`)
@@ -81,6 +81,8 @@ async function run({ addon, server, tinybench, log }) {
   const bench = new Bench({ name: 'cold start', time: 0, iterations: samples, warmupTime: 0, warmupIterations: 2 })
     .add('ours: require + new AuthClient + restore() + getJwtToken()', task('ours', options))
     .add('baseline: require @napi-rs/keyring + import jose + getPassword + jwtVerify', task('baseline', baselineStore))
+    .add("ours: require('symbiote-auth/mcp')", task('require-mcp', {}))
+    .add("for scale: require('symbiote-auth') (the addon)", task('require-addon', {}))
   const before = await server.counters()
   log(`row 4: ${samples} child processes per side (+2 warmup)`)
   await bench.run()
@@ -96,14 +98,14 @@ async function run({ addon, server, tinybench, log }) {
   new Entry(baselineStore.service, baselineStore.account).deletePassword()
   fs.rmSync(storageDir, { recursive: true, force: true })
 
-  const [ours, baseline] = bench.tasks.map((t) => fromTask(t))
+  const [ours, baseline, requireMcp, requireAddon] = bench.tasks.map((t) => fromTask(t))
   const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   return {
     measures: bench.tasks.map((t) => ({ label: `${t.name} (in-process, from the script's first line)`, unit: 'ms', ...fromTask(t) })),
     requestsDuringColdStarts: requests,
     requestsByEndpoint: byEndpoint,
     notes: [
-      `${requests} requests reached the API during the ${samples * 2 + 4} cold starts${requests ? ` (${JSON.stringify(byEndpoint)})` : ''}`,
+      `${requests} requests reached the API during the ${(samples + 2) * bench.tasks.length} cold starts${requests ? ` (${JSON.stringify(byEndpoint)})` : ''}`,
       `whole child process (spawn to exit, Node's own start-up included): ours ${median(wall.ours.slice(2)).toFixed(1)} ms, baseline ${median(wall.baseline.slice(2)).toFixed(1)} ms (medians)`,
     ],
     lines: [
@@ -117,6 +119,15 @@ async function run({ addon, server, tinybench, log }) {
         met: ours.median <= baseline.median && requests === 0,
         miss:
           ours.median > baseline.median ? `${(ours.median / baseline.median).toFixed(2)}x` : requests ? `${requests} requests` : undefined,
+      },
+      {
+        id: '4b',
+        title: "cold start of require('symbiote-auth/mcp') vs require('symbiote-auth') (the addon), each in a fresh process",
+        ours: requireMcp.median,
+        baseline: requireAddon.median,
+        unit: 'ms',
+        target: '<= 0.5x',
+        met: requireMcp.median <= 0.5 * requireAddon.median,
       },
     ],
   }

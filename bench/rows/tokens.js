@@ -1,6 +1,8 @@
 'use strict'
 // Row 1: tokens() through createMcpAuthProvider with a valid cached token, vs (a) an empty
-// native call in the same addon (the floor) and (b) the host app's plain-JS approach.
+// native call in the same addon (the floor) and (b) the host app's plain-JS approach; and the
+// AuthClient's own calls against their floors: an awaited getJwtToken() on a fresh token vs an
+// awaited empty async native call, status() vs an empty method call on a native object.
 //
 // One call costs tens of nanoseconds, well under what a timer read costs, so each tinybench
 // sample is a batch of BATCH calls timed together (`overriddenDuration` = batch time / BATCH);
@@ -88,15 +90,36 @@ async function run({ addon, server, tinybench, log }) {
       'baseline (b): await host app JS tokens()',
       awaited(() => host.tokens())
     )
-  log('row 1: await tokens(), 2 tasks x >= 200k calls')
+    .add(
+      'ours: await client.getJwtToken() (fresh token)',
+      awaited(() => client.getJwtToken())
+    )
+    .add(
+      'floor: await benchAsyncNoop() (empty async native call)',
+      awaited(() => addon.benchAsyncNoop())
+    )
+  log(`row 1: awaited calls, ${awaitedBench.tasks.length} tasks x >= 200k calls`)
   await awaitedBench.run()
+
+  const statusBench = new Bench(benchOptions({ name: 'status()', ...options }))
+    .add(
+      'ours: client.status()',
+      batched(() => client.status())
+    )
+    .add(
+      'floor: BenchNoop#noop() (method on a native object)',
+      batched(() => noopObject.noop())
+    )
+  log('row 1: status() vs an empty method call')
+  statusBench.runSync()
   void sink
 
   const [floor, rawFloor, floorMethod, ourTokens, ourToken, nativeTokens, baseline] = calls.tasks.map((t) => fromTask(t))
-  const [ourAwaited, baselineAwaited] = awaitedBench.tasks.map((t) => fromTask(t))
+  const [ourAwaited, baselineAwaited, getJwtTokenAwaited, asyncFloor] = awaitedBench.tasks.map((t) => fromTask(t))
+  const [status, statusFloor] = statusBench.tasks.map((t) => fromTask(t))
   await client.logout()
 
-  const measures = [...calls.tasks, ...awaitedBench.tasks].map((task) => ({
+  const measures = [...calls.tasks, ...awaitedBench.tasks, ...statusBench.tasks].map((task) => ({
     label: task.name,
     unit: 'ms',
     calls: task.runs * BATCH,
@@ -136,6 +159,26 @@ async function run({ addon, server, tinybench, log }) {
         unit: 'ms',
         target: '>= 5x faster than (b) (ratio <= 0.2)',
         met: ourTokens.median * 5 <= baseline.median,
+      },
+      {
+        id: '1c',
+        title: 'await getJwtToken() on a fresh token vs an awaited empty async native call',
+        ours: getJwtTokenAwaited.median,
+        baseline: asyncFloor.median,
+        unit: 'ms',
+        target: '<= 1.5x',
+        met: getJwtTokenAwaited.median <= 1.5 * asyncFloor.median,
+      },
+      {
+        id: '1d',
+        // status() builds a whole object (state, user, expiry, error, flags): a few property
+        // writes through Node-API on top of the call itself.
+        title: 'status() vs an empty method call on a native object',
+        ours: status.median,
+        baseline: statusFloor.median,
+        unit: 'ms',
+        target: '<= 3.0x',
+        met: status.median <= 3 * statusFloor.median,
       },
     ],
   }

@@ -4,6 +4,7 @@
 mod args;
 mod mcp;
 mod raw_function;
+mod shared_promise;
 
 pub use mcp::McpAuthProvider;
 #[cfg(feature = "bench")]
@@ -21,6 +22,7 @@ use args::Shape;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
+use shared_promise::SharedPromise;
 use std::sync::Arc;
 
 /// Turns a core error into a JS `Error` with the contract's stable `code`.
@@ -51,9 +53,25 @@ where
     V: ToNapiValue,
     F: 'static + Send + std::future::Future<Output = crate::errors::Result<T>>,
 {
+    settle_then(env, work, convert, |_| {})
+}
+
+/// As `settle`, calling `settled` on the JS thread just before the promise settles.
+fn settle_then<'env, T, V, F>(
+    env: &'env Env,
+    work: F,
+    convert: impl 'static + FnOnce(T) -> V,
+    settled: impl 'static + FnOnce(&Env),
+) -> Result<PromiseRaw<'env, V>>
+where
+    T: 'static + Send,
+    V: ToNapiValue,
+    F: 'static + Send + std::future::Future<Output = crate::errors::Result<T>>,
+{
     env.spawn_future_with_callback(
         async move { Ok(catch_panic_async(work).await) },
         move |env, outcome| {
+            settled(env);
             guarded(env, || {
                 outcome.map(convert).map_err(|err| js_error(env, err))
             })
@@ -319,6 +337,8 @@ fn unsubscriber<'env>(
 #[napi]
 pub struct AuthClient {
     core: Arc<AuthCore>,
+    /// The `getJwtToken()` call in progress, whose promise later callers share.
+    pending_token: SharedPromise,
 }
 
 #[napi]
@@ -342,7 +362,10 @@ impl AuthClient {
             let store = open_store(&config, custom).map_err(|err| js_error(&env, err))?;
             let runtime = within_runtime_if_available(tokio::runtime::Handle::current);
             let core = AuthCore::new(config, store, runtime).map_err(|err| js_error(&env, err))?;
-            Ok(AuthClient { core })
+            Ok(AuthClient {
+                core,
+                pending_token: SharedPromise::default(),
+            })
         })
     }
 
@@ -357,6 +380,7 @@ impl AuthClient {
         credentials: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, JsAuthStatus>> {
         guarded(env, || {
+            self.pending_token.forget(env);
             let core = self.core.clone();
             let credentials: std::result::Result<LoginCredentials, AuthError> = args::take(
                 &credentials,
@@ -382,6 +406,7 @@ impl AuthClient {
     pub fn logout<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let core = self.core.clone();
         guarded(env, || {
+            self.pending_token.forget(env);
             settle(env, async move { core.logout().await }, |()| ())
         })
     }
@@ -391,18 +416,29 @@ impl AuthClient {
     pub fn restore<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, JsAuthStatus>> {
         let core = self.core.clone();
         guarded(env, || {
+            self.pending_token.forget(env);
             settle(env, async move { core.restore().await }, JsAuthStatus::from)
         })
     }
 
-    /// A verified, unexpired JWT; concurrent callers share one refresh.
+    /// A verified, unexpired JWT; concurrent callers share one refresh, and one promise.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn get_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
-        let core = self.core.clone();
         guarded(env, || {
-            settle(env, async move { core.get_token().await }, |token| {
-                token.expose().to_string()
-            })
+            if let Some(pending) = self.pending_token.pending(env) {
+                return Ok(pending);
+            }
+            let core = self.core.clone();
+            let shared = self.pending_token.clone();
+            let call = shared.begin();
+            let promise = settle_then(
+                env,
+                async move { core.get_token().await },
+                |token| token.expose().to_string(),
+                move |env| shared.settled(env, call),
+            )?;
+            self.pending_token.share(env, &promise)?;
+            Ok(promise)
         })
     }
 
