@@ -154,9 +154,10 @@ impl KeyringStore {
         self.vault.record_path.clone()
     }
 
-    /// Keyring clients block on an async runtime of their own (zbus does, on Linux), which
-    /// panics on a thread that drives tokio tasks; a blocking-pool thread may block, and a
-    /// panic there comes back as a `JoinError` instead of unwinding through the caller.
+    /// Keyring calls block (on D-Bus, the Keychain, Credential Manager, an unlock prompt),
+    /// which must not happen on a thread that drives tokio tasks; a blocking-pool thread may
+    /// block, and a panic there comes back as a `JoinError` instead of unwinding through the
+    /// caller.
     async fn run_blocking<T, F>(&self, operation: F) -> Result<T>
     where
         T: Send + 'static,
