@@ -408,8 +408,10 @@ fn associated_data(service: &str, account: &str, origin: &str) -> Vec<u8> {
 /// The hex of the first bytes of SHA-256 of the origin: names the origin's record file.
 fn origin_tag(origin: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, origin.as_bytes());
-    digest.as_ref()[..ORIGIN_TAG_BYTES]
+    digest
+        .as_ref()
         .iter()
+        .take(ORIGIN_TAG_BYTES)
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
