@@ -272,8 +272,16 @@ function printable(text) {
   return String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
+// The library's messages begin with their code ("E_NETWORK: …"); the CLI prints it once.
 function errorInfo(error) {
-  return { code: typeof error.code === 'string' ? error.code : 'E_INTERNAL', message: error.message }
+  const code = typeof error.code === 'string' ? error.code : 'E_INTERNAL'
+  const message = String(error.message)
+  return { code, message: message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message }
+}
+
+function describeFailure(error) {
+  const { code, message } = errorInfo(error)
+  return `${code}: ${message}`
 }
 
 // ----- commands --------------------------------------------------------------------------
@@ -316,7 +324,7 @@ async function runClientCommand(command, options, io) {
     client = new AuthClient(clientOptions(options))
   } catch (error) {
     // Options that can never work are usage errors.
-    throw new UsageError(`${errorInfo(error).code}: ${error.message}`)
+    throw new UsageError(describeFailure(error))
   }
   const outcome = await commands[command](client, options, io)
   if (options.json) io.stdout.write(`${JSON.stringify({ ok: outcome.ok, ...outcome.json })}\n`)
@@ -582,8 +590,7 @@ async function checkSignature(context) {
       `signed in as ${status.user.email}; the ${alg} JWT (kid ${kid}) verifies against the JWKS, expires ${describeExpiry(status.expiresAt)}`
     )
   } catch (error) {
-    const { code, message } = errorInfo(error)
-    return fail(`sign-in failed: ${code}: ${message}`, SIGN_IN_FIXES[code] ?? 'see the message')
+    return fail(`sign-in failed: ${describeFailure(error)}`, SIGN_IN_FIXES[errorInfo(error).code] ?? 'see the message')
   } finally {
     await client.logout().catch(() => {})
   }
@@ -614,7 +621,7 @@ async function checkCredentialStore(context) {
     )
   } catch (error) {
     return fail(
-      `${errorInfo(error).code}: ${error.message}`,
+      describeFailure(error),
       'unlock or install the OS credential store (Linux: a Secret Service such as gnome-keyring), or use storage "memory" / storageFallback "memory"'
     )
   }
@@ -676,7 +683,7 @@ async function runDoctor(options, io) {
         result =
           error instanceof TransportFailure
             ? fail(error.message, error.fix)
-            : fail(`unexpected failure: ${errorInfo(error).code}: ${error.message}`, 'run again; if it persists, report this line')
+            : fail(`unexpected failure: ${describeFailure(error)}`, 'run again; if it persists, report this line')
       }
     }
     results.set(check.name, result)
@@ -728,7 +735,7 @@ async function run(argv, io) {
       info.code === 'E_LOGIN_REQUIRED'
         ? `\nSign in first: symbiote-auth login --base-url ${printable(options.baseUrl)} --email <email>`
         : ''
-    io.stderr.write(`symbiote-auth: ${printable(`${info.code}: ${info.message}`)}${hint}\n`)
+    io.stderr.write(`symbiote-auth: ${printable(describeFailure(error))}${hint}\n`)
     return EXIT_FAILED
   }
 }

@@ -40,8 +40,10 @@ function channelsFor(prefix) {
   }
 }
 
+// Messages begin with their code, as the native errors' do: contextBridge copies only an
+// error's message into the page, and a host may re-wrap an error by its message.
 function codedError(code, message) {
-  const error = new Error(message)
+  const error = new Error(message.startsWith(`${code}: `) ? message : `${code}: ${message}`)
   error.code = code
   return error
 }
@@ -310,12 +312,11 @@ function registerAuthIpc(ipcMain, client, options = {}) {
 
 // ----- preload ---------------------------------------------------------------------------
 
-// A failed reply becomes an Error with `.code`. The message starts with the code too,
-// because contextBridge copies only an error's message into the page.
+// A failed reply becomes an Error with `.code`, its message starting with the code.
 function unwrapReply(reply) {
   if (reply?.ok === true) return reply.value
   const { code, message } = reply?.ok === false ? reply.error : { code: INTERNAL, message: 'malformed reply from the main process' }
-  throw codedError(code, `${code}: ${message}`)
+  throw codedError(code, message)
 }
 
 // `reportError` is the page's standard route to its 'error' event and the console; where

@@ -11,6 +11,19 @@ export interface AuthError extends Error {
 }
 
 /**
+ * What `apiFetch()` reads of fetch's `RequestInit`; other fields are not used. `headers`
+ * may not set `Cookie`, `X-CSRF-Token`, `Host` or the connection headers: the client sets
+ * those itself.
+ */
+export interface ApiFetchInit {
+  /** Default `GET`. `CONNECT`, `TRACE` and `TRACK` are refused. */
+  method?: string
+  headers?: Headers | [string, string][] | Record<string, string>
+  /** Not with `GET` or `HEAD`. A string without a `Content-Type` goes as `text/plain;charset=UTF-8`. */
+  body?: string | ArrayBuffer | Uint8Array | null
+}
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -29,6 +42,12 @@ export declare class AuthClient {
   restore(): Promise<AuthStatus>
   /** A verified, unexpired JWT; concurrent callers share one refresh, and one promise. */
   getJwtToken(): Promise<string>
+  /**
+   * A request to the API's origin with the session cookie (and CSRF token), answered
+   * with a WHATWG `Response` whose body is already read (at most 1 MiB); a 401 rejects
+   * with `E_LOGIN_REQUIRED` and ends the session.
+   */
+  apiFetch(input: string | URL, init?: ApiFetchInit): Promise<Response>
   /** Forces a new JWT (single flight). */
   refreshJwtToken(): Promise<string>
   /** The current JWT without network or refresh. */

@@ -10,8 +10,10 @@ const MAX_REDIRECTS = 20
 // Headers that describe a body; they go with it when a redirect turns the request into a GET.
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length']
 
+// Messages begin with their code, as the native errors' do, so that a host re-wrapping an
+// error by its message can still tell what it was.
 function authError(code, message) {
-  const error = new Error(message)
+  const error = new Error(`${code}: ${message}`)
   error.code = code
   return error
 }

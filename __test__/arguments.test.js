@@ -34,7 +34,7 @@ test('a password of the wrong type rejects with E_INVALID_ARGUMENT and never quo
     assert.ok(pending instanceof Promise, 'a rejected promise, not a synchronous throw')
     const error = await rejection(pending)
     assert.equal(error.code, 'E_INVALID_ARGUMENT')
-    assert.equal(error.message, 'credentials.password must be a string')
+    assert.equal(error.message, 'E_INVALID_ARGUMENT: credentials.password must be a string')
     assertNothingQuoted(error)
   }
   const counters = await ref.server.counters()
@@ -54,7 +54,7 @@ test('login credentials: each field and the object itself', async () => {
   for (const [credentials, message] of cases) {
     const error = await rejection(client.login(credentials))
     assert.equal(error.code, 'E_INVALID_ARGUMENT')
-    assert.equal(error.message, message)
+    assert.equal(error.message, `${error.code}: ${message}`)
     assertNothingQuoted(error)
   }
   assert.equal((await client.login(ref.server.user)).state, 'valid', 'the right shape still signs in')
@@ -77,7 +77,7 @@ test('constructor options of the wrong type throw E_CONFIG naming the field', ()
   for (const [options, message] of cases) {
     const error = thrown(() => new AuthClient(options))
     assert.equal(error.code, 'E_CONFIG', message)
-    assert.equal(error.message, message)
+    assert.equal(error.message, `${error.code}: ${message}`)
     assertNothingQuoted(error)
   }
 })
@@ -94,7 +94,7 @@ test('synchronous methods throw E_INVALID_ARGUMENT; async ones reject with it', 
   ]) {
     const error = thrown(() => call(Buffer.from(PASSWORD)))
     assert.equal(error.code, 'E_INVALID_ARGUMENT', name)
-    assert.equal(error.message, message, name)
+    assert.equal(error.message, `${error.code}: ${message}`, name)
     assertNothingQuoted(error)
   }
   assert.equal(client.isJwtTokenValid(null), true, 'null means the current token')

@@ -9,3 +9,16 @@
 export interface AuthError extends Error {
   readonly code: AuthErrorCode
 }
+
+/**
+ * What `apiFetch()` reads of fetch's `RequestInit`; other fields are not used. `headers`
+ * may not set `Cookie`, `X-CSRF-Token`, `Host` or the connection headers: the client sets
+ * those itself.
+ */
+export interface ApiFetchInit {
+  /** Default `GET`. `CONNECT`, `TRACE` and `TRACK` are refused. */
+  method?: string
+  headers?: Headers | [string, string][] | Record<string, string>
+  /** Not with `GET` or `HEAD`. A string without a `Content-Type` goes as `text/plain;charset=UTF-8`. */
+  body?: string | ArrayBuffer | Uint8Array | null
+}

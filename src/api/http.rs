@@ -2,7 +2,8 @@
 //! contract's error codes; nothing from a response body is ever copied into a message.
 
 use super::{
-    parse_token_response, ApiFuture, Endpoint, FlaskApi, Reply, TokenAnswer, User, MAX_BODY_BYTES,
+    parse_token_response, ApiFuture, AppRequest, AppResponse, Endpoint, FlaskApi, Reply,
+    TokenAnswer, User, MAX_BODY_BYTES,
 };
 use crate::config::{check_transport, is_loopback, Config, Endpoints, ProxySetting};
 use crate::cookies::{CookieJar, StoredCookie};
@@ -11,7 +12,7 @@ use crate::jwks::{self, KeySet};
 use crate::secret::Secret;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
@@ -116,7 +117,8 @@ impl Conversation {
             .load()
             .request(method.clone(), url.clone())
             .header(ACCEPT, "application/json");
-        if method == Method::POST {
+        // Flask-WTF checks every method but the safe ones.
+        if !method.is_safe() {
             if let Some(csrf) = self.csrf_token.lock().as_ref() {
                 if let Ok(mut value) = HeaderValue::from_str(csrf.expose()) {
                     value.set_sensitive(true);
@@ -563,6 +565,50 @@ impl HttpApi {
         jwks::parse_jwks(&reply.body)
     }
 
+    async fn send_app(&self, request: &AppRequest) -> Result<AppResponse> {
+        let talk = &self.session;
+        let build = || {
+            let mut builder = talk.request(request.method.clone(), &request.url);
+            let mut headers = reqwest::header::HeaderMap::new();
+            for (name, value) in &request.headers {
+                headers.append(name, value.clone());
+            }
+            // Replaces the default Accept when the caller names its own.
+            builder = builder.headers(headers);
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            Ok(builder)
+        };
+        let mut reply = if request.method.is_safe() {
+            self.exchange(talk, Endpoint::App, build()?).await?
+        } else {
+            let reply = self.post_with_csrf(talk, Endpoint::App, build).await?;
+            if reply.is_csrf_refusal() {
+                return Err(self.csrf_refused(Endpoint::App));
+            }
+            reply
+        };
+        // What a WHATWG Response can carry.
+        if !(200..=599).contains(&reply.status.as_u16()) {
+            return Err(AuthError::bad_response(format!(
+                "the API request was answered with HTTP {}, which is not a final status",
+                reply.status.as_u16()
+            )));
+        }
+        let headers = reply
+            .headers
+            .iter()
+            .filter(|(name, _)| *name != SET_COOKIE)
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect();
+        Ok(AppResponse {
+            status: reply.status.as_u16(),
+            headers,
+            body: std::mem::take(&mut reply.body),
+        })
+    }
+
     async fn post_logout(&self) -> Result<()> {
         let reply = self
             .post_with_csrf(&self.session, Endpoint::Logout, || {
@@ -609,6 +655,10 @@ impl FlaskApi for HttpApi {
 
     fn logout(&self) -> ApiFuture<'_, ()> {
         Box::pin(self.post_logout())
+    }
+
+    fn send<'a>(&'a self, request: &'a AppRequest) -> ApiFuture<'a, AppResponse> {
+        Box::pin(self.send_app(request))
     }
 
     fn session_cookies(&self) -> Vec<StoredCookie> {

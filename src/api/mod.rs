@@ -2,9 +2,11 @@
 //! refresh, JWKS, logout. `FlaskApi` is what the session needs of it, so the lifecycle runs
 //! against an in-memory API in tests; `HttpApi` is the real one over reqwest.
 
+mod app_request;
 mod http;
 mod reply;
 
+pub use app_request::{api_url, AppRequest, AppResponse};
 pub use http::HttpApi;
 pub use reply::{parse_token_response, Reply};
 
@@ -81,6 +83,8 @@ pub enum Endpoint {
     Token,
     Refresh,
     Jwks,
+    /// A request of the app's own (`apiFetch()`).
+    App,
 }
 
 impl Endpoint {
@@ -93,6 +97,7 @@ impl Endpoint {
             Endpoint::Token => "token endpoint",
             Endpoint::Refresh => "refresh endpoint",
             Endpoint::Jwks => "JWKS endpoint",
+            Endpoint::App => "API request",
         }
     }
 }
@@ -120,6 +125,9 @@ pub trait FlaskApi: Send + Sync {
     fn fetch_jwks(&self) -> ApiFuture<'_, KeySet>;
     /// `POST paths.logout` with the session cookie.
     fn logout(&self) -> ApiFuture<'_, ()>;
+    /// `apiFetch()`: the app's own request with the session cookie (and the CSRF token on
+    /// a method that changes something). Whatever the status, it is the caller's answer.
+    fn send<'a>(&'a self, request: &'a AppRequest) -> ApiFuture<'a, AppResponse>;
 
     /// The session cookies, to store with the session.
     fn session_cookies(&self) -> Vec<StoredCookie>;

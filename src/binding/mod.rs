@@ -2,6 +2,7 @@
 //! between JS and the core, and nothing else.
 
 mod args;
+mod fetch;
 mod mcp;
 mod raw_function;
 mod shared_promise;
@@ -28,7 +29,8 @@ use std::sync::Arc;
 /// Turns a core error into a JS `Error` with the contract's stable `code`.
 pub(crate) fn js_error(env: &Env, err: AuthError) -> Error {
     let build = || -> Result<Error> {
-        let mut error = env.create_error(Error::from_reason(err.message.clone()))?;
+        // "E_CODE: message": the code survives a host that re-wraps the error by message.
+        let mut error = env.create_error(Error::from_reason(err.to_string()))?;
         error.set_named_property("code", err.code.as_str())?;
         Ok(Error::from(error.to_unknown()))
     };
@@ -68,14 +70,27 @@ where
     V: ToNapiValue,
     F: 'static + Send + std::future::Future<Output = crate::errors::Result<T>>,
 {
+    settle_with(env, work, move |env, outcome| {
+        settled(env);
+        outcome.map(convert).map_err(|err| js_error(env, err))
+    })
+}
+
+/// Runs a core future on the addon's runtime and settles a promise with what `finish` makes
+/// of its outcome on the JS thread; a panic in either rejects it with `E_INTERNAL`.
+fn settle_with<'env, T, V, F>(
+    env: &'env Env,
+    work: F,
+    finish: impl 'static + FnOnce(&'env Env, crate::errors::Result<T>) -> Result<V>,
+) -> Result<PromiseRaw<'env, V>>
+where
+    T: 'static + Send,
+    V: ToNapiValue,
+    F: 'static + Send + std::future::Future<Output = crate::errors::Result<T>>,
+{
     env.spawn_future_with_callback(
         async move { Ok(catch_panic_async(work).await) },
-        move |env, outcome| {
-            settled(env);
-            guarded(env, || {
-                outcome.map(convert).map_err(|err| js_error(env, err))
-            })
-        },
+        move |env, outcome| guarded(env, || finish(env, outcome)),
     )
 }
 
@@ -439,6 +454,30 @@ impl AuthClient {
             )?;
             self.pending_token.share(env, &promise)?;
             Ok(promise)
+        })
+    }
+
+    /// A request to the API's origin with the session cookie (and CSRF token), answered
+    /// with a WHATWG `Response` whose body is already read (at most 1 MiB); a 401 rejects
+    /// with `E_LOGIN_REQUIRED` and ends the session.
+    #[napi(
+        ts_args_type = "input: string | URL, init?: ApiFetchInit",
+        ts_return_type = "Promise<Response>"
+    )]
+    pub fn api_fetch<'env>(
+        &self,
+        env: &'env Env,
+        input: Unknown<'env>,
+        init: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
+        guarded(env, || {
+            let request = fetch::app_fetch(env, &input, init);
+            let core = self.core.clone();
+            settle_with(
+                env,
+                async move { core.api_fetch(request?).await },
+                |env, outcome| fetch::response(env, outcome.map_err(|err| js_error(env, err))?),
+            )
         })
     }
 

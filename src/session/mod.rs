@@ -3,6 +3,7 @@
 //! | what | where |
 //! |---|---|
 //! | login, logout, restore (the facade) | `sign_in.rs` |
+//! | the app's own API requests (`apiFetch`) | `api_fetch.rs` |
 //! | phases and transitions, generations | `state.rs` (pure) |
 //! | the one refresh and its backoff | `refresh.rs` |
 //! | refreshing ahead of expiry | `scheduler.rs` |
@@ -15,6 +16,7 @@
 //! app. Effects that outlive the lock (network, storage) carry the session generation they
 //! belong to and are dropped when it is no longer current.
 
+mod api_fetch;
 mod persist;
 mod refresh;
 mod scheduler;
@@ -26,6 +28,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use api_fetch::AppFetch;
 pub use state::{AuthStatus, State};
 #[cfg(test)]
 pub use token_cache::COARSE_CLOCK_MARGIN_MS;

@@ -248,17 +248,7 @@ impl AuthCore {
                     );
                 }
             }
-            RefreshCommit::SessionEnded => {
-                self.logger
-                    .warn("the API ended the session; sign-in required", &[]);
-                let lane = self.persist.enter().await;
-                if self.generation() == generation {
-                    self.api.forget_session();
-                    self.persist
-                        .clear_quietly(&lane, &self.logger, "could not clear the stored session")
-                        .await;
-                }
-            }
+            RefreshCommit::SessionEnded => self.forget_ended_session(generation).await,
             RefreshCommit::Stale => {
                 // Overtaken by a logout: cookies its answer brought after logout cleared the
                 // jar are no session's, unless a sign-in took over since (then they are its).

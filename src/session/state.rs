@@ -207,14 +207,9 @@ impl SessionState {
 
     /// A refresh may start: the generation it belongs to and the token it replaces.
     pub fn begin_refresh(&mut self) -> Result<(Generation, Option<Arc<CurrentToken>>), AuthError> {
-        match self.phase {
-            Phase::SignedOut => Err(not_signed_in()),
-            Phase::LoginRequired => Err(session_gone()),
-            Phase::Active => {
-                self.refreshing = true;
-                Ok((self.generation, self.token.clone()))
-            }
-        }
+        let generation = self.active_generation()?;
+        self.refreshing = true;
+        Ok((generation, self.token.clone()))
     }
 
     /// A refresh of `generation` finished with `outcome`.
@@ -223,7 +218,8 @@ impl SessionState {
         generation: Generation,
         outcome: &Result<Arc<CurrentToken>, AuthError>,
     ) -> RefreshCommit {
-        if self.generation != generation {
+        // A session the API ended meanwhile (an `apiFetch()` got 401) takes no new token.
+        if self.generation != generation || self.phase != Phase::Active {
             return RefreshCommit::Stale;
         }
         self.refreshing = false;
@@ -235,10 +231,7 @@ impl SessionState {
                 RefreshCommit::Replaced
             }
             Err(err) if err.code == ErrorCode::LoginRequired => {
-                self.phase = Phase::LoginRequired;
-                self.token = None;
-                self.offline = false;
-                self.last_error = Some(err.clone());
+                self.session_ended(generation, err.clone());
                 RefreshCommit::SessionEnded
             }
             Err(err) => {
@@ -246,6 +239,29 @@ impl SessionState {
                 self.last_error = Some(err.clone());
                 RefreshCommit::Failed
             }
+        }
+    }
+
+    /// The API ended session `generation` (401): state `login-required`, no token. False
+    /// when that session is no longer the current one.
+    pub fn session_ended(&mut self, generation: Generation, err: AuthError) -> bool {
+        if self.generation != generation || self.phase != Phase::Active {
+            return false;
+        }
+        self.phase = Phase::LoginRequired;
+        self.token = None;
+        self.refreshing = false;
+        self.offline = false;
+        self.last_error = Some(err);
+        true
+    }
+
+    /// The generation of the active session, or why there is none.
+    pub fn active_generation(&self) -> Result<Generation, AuthError> {
+        match self.phase {
+            Phase::SignedOut => Err(not_signed_in()),
+            Phase::LoginRequired => Err(session_gone()),
+            Phase::Active => Ok(self.generation),
         }
     }
 

@@ -49,6 +49,8 @@ COUNTED_VIEWS = {
     ("api.jwt_refresh", "POST"): "refresh",
     ("api.jwks", "GET"): "jwks",
     ("security.logout", "POST"): "logout",
+    ("api.mcp_tool", "GET"): "app",
+    ("api.mcp_tool", "POST"): "app",
 }
 COUNTER_NAMES = tuple(COUNTED_VIEWS.values())
 
@@ -417,6 +419,26 @@ def api_blueprint(state: ReferenceState) -> Blueprint:
         if not isinstance(claims, dict) or claims.get("sub") != user_id:
             return jsonify(error="Bearer token belongs to another user"), 401
         return token_response()
+
+    # The app's own session-authenticated API, as the host's SymbioteApiService calls it
+    # (`/api/mcp/tools/cherry-studio-agent`): a list of configurations for the signed-in
+    # user. POST echoes its JSON body, and is CSRF-checked when CSRF is on.
+    @api.route("/api/mcp/tools/<name>", methods=["GET", "POST"])
+    @auth_required("session")
+    def mcp_tool(name: str) -> Response:
+        user = describe(state.accounts.signed_in_user())
+        if request.method == "POST":
+            return jsonify(name=name, user=user["email"], received=request.get_json(silent=True))
+        return jsonify([{"emoji": "🤖", "name": name, "prompt": f"You help {user['email']}.", "type": "agent"}])
+
+    # Test helpers for apiFetch: a redirect anywhere, and an answer of a chosen size.
+    @api.get("/api/redirect")
+    def redirect_to() -> Response:
+        return Response(status=302, headers={"Location": request.args.get("to", "/")})
+
+    @api.get("/api/bytes/<int:size>")
+    def sized(size: int) -> Response:
+        return Response(b"x" * min(size, 4 * 1024 * 1024), content_type="application/octet-stream")
 
     @api.get("/api/jwt/jwks")
     def jwks() -> Response | tuple[Response, int]:

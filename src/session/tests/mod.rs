@@ -3,13 +3,14 @@
 //! clock driven by tokio's paused time (`TestClock`). Deterministic: no wall-clock sleep,
 //! no network; tokens are real EdDSA JWTs verified against a real JWKS.
 
+mod api_fetch;
 mod races;
 mod refresh;
 mod reporting;
 mod scheduler;
 
 use super::AuthCore;
-use crate::api::{ApiFuture, FlaskApi, IssuedToken, TokenAnswer, User};
+use crate::api::{ApiFuture, AppRequest, AppResponse, FlaskApi, IssuedToken, TokenAnswer, User};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigInput};
 use crate::cookies::StoredCookie;
@@ -63,6 +64,7 @@ pub enum Call {
     Refresh,
     Jwks,
     Logout,
+    App,
 }
 
 /// What the in-memory API does on the next calls of one endpoint.
@@ -275,6 +277,22 @@ impl FlaskApi for MemoryApi {
         Box::pin(self.call(Call::Logout, || {
             *self.session_alive.lock() = false;
             Ok(((), None))
+        }))
+    }
+
+    /// 200 with the path as body while the API knows the session, 401 after.
+    fn send<'a>(&'a self, request: &'a AppRequest) -> ApiFuture<'a, AppResponse> {
+        Box::pin(self.call(Call::App, move || {
+            let status = if *self.session_alive.lock() { 200 } else { 401 };
+            let body = request.url.path().as_bytes().to_vec();
+            Ok((
+                AppResponse {
+                    status,
+                    headers: Vec::new(),
+                    body,
+                },
+                None,
+            ))
         }))
     }
 
