@@ -42,12 +42,13 @@ export interface AuthClientLike {
   logout(): Promise<void>
   restore(): Promise<AuthStatus>
   status(): AuthStatus
+  refreshJwtToken(): Promise<string>
   getJwtToken(): Promise<string>
   onStatusChange(callback: (status: AuthStatus) => void): () => void
 }
 
 export interface RegisterAuthIpcOptions {
-  /** Channels are `<prefix>:login`, `:logout`, `:status`, `:restore` (and `:token`). Default `"symbiote-auth"`. */
+  /** Channels are `<prefix>:login`, `:logout`, `:status`, `:restore`, `:refresh` (and `:token`). Default `"symbiote-auth"`. */
   channelPrefix?: string
   /**
    * Adds the `<prefix>:token` channel, which hands the raw JWT to renderers the sender policy
@@ -113,6 +114,12 @@ export interface SymbioteAuthApi {
   logout(): Promise<void>
   status(): Promise<AuthStatus>
   restore(): Promise<AuthStatus>
+  /**
+   * Forces a refresh in the main process (single flight, as `refreshJwtToken()`) and resolves
+   * to the status after it; the token itself never crosses IPC. Rejects with the refresh's
+   * error (`E_NETWORK`, `E_LOGIN_REQUIRED`, …), the current token kept while it is valid.
+   */
+  refresh(): Promise<AuthStatus>
   /** Returns the unsubscribe function. Subscribe before calling `status()` to miss no change. */
   onStatusChange(listener: (status: AuthStatus) => void): () => void
   /** Only with `exposeToken: true` on both sides. */
@@ -127,6 +134,7 @@ export interface AuthChannels {
   logout: string
   status: string
   restore: string
+  refresh: string
   token: string
   subscribe: string
   unsubscribe: string

@@ -25,7 +25,8 @@ const FORBIDDEN_SENDER = 'E_FORBIDDEN_SENDER'
 const INTERNAL = 'E_INTERNAL'
 
 const LOGIN_FIELDS = new Set(['email', 'password', 'remember'])
-const STATUS_FIELDS = ['state', 'authenticated', 'user', 'expiresAt', 'lastError', 'persistent']
+// Every field of AuthStatus (index.d.ts); electron.test.js checks this list against the native status.
+const STATUS_FIELDS = ['state', 'authenticated', 'user', 'expiresAt', 'lastError', 'persistent', 'clockSkewMs']
 
 function channelsFor(prefix) {
   return {
@@ -33,6 +34,7 @@ function channelsFor(prefix) {
     logout: `${prefix}:logout`,
     status: `${prefix}:status`,
     restore: `${prefix}:restore`,
+    refresh: `${prefix}:refresh`,
     token: `${prefix}:token`,
     subscribe: `${prefix}:subscribe`,
     unsubscribe: `${prefix}:unsubscribe`,
@@ -177,7 +179,7 @@ const registrations = new WeakMap()
 function registerAuthIpc(ipcMain, client, options = {}) {
   const { channelPrefix = DEFAULT_CHANNEL_PREFIX, exposeToken = false, getWindows, allowSender, allowedOrigins } = options
   checkMethods(ipcMain, 'ipcMain', ['handle', 'removeHandler', 'on', 'removeListener'])
-  checkMethods(client, 'client', ['login', 'logout', 'status', 'restore', 'onStatusChange', 'getJwtToken'])
+  checkMethods(client, 'client', ['login', 'logout', 'status', 'restore', 'refreshJwtToken', 'onStatusChange', 'getJwtToken'])
   checkChannelPrefix(channelPrefix)
   if (typeof exposeToken !== 'boolean') throw configError('exposeToken must be a boolean')
   for (const [name, value] of Object.entries({ getWindows, allowSender })) {
@@ -220,6 +222,12 @@ function registerAuthIpc(ipcMain, client, options = {}) {
     [channels.restore]: async (args) => {
       expectNoArguments('restore', args)
       return publicStatus(await client.restore())
+    },
+    // A "refresh now" button: the new token stays here, the page gets the status.
+    [channels.refresh]: async (args) => {
+      expectNoArguments('refresh', args)
+      await client.refreshJwtToken()
+      return publicStatus(client.status())
     },
   }
   if (exposeToken) {
@@ -332,7 +340,7 @@ function reportListenerError(error) {
 }
 
 /**
- * Exposes `window[key]` = `{ login, logout, status, restore, onStatusChange }` (plus
+ * Exposes `window[key]` = `{ login, logout, status, restore, refresh, onStatusChange }` (plus
  * `getJwtToken` with `exposeToken: true`) through `contextBridge`.
  */
 function exposeAuthApi(contextBridge, ipcRenderer, options = {}) {
@@ -379,6 +387,7 @@ function exposeAuthApi(contextBridge, ipcRenderer, options = {}) {
     logout: () => invoke(channels.logout),
     status: () => invoke(channels.status),
     restore: () => invoke(channels.restore),
+    refresh: () => invoke(channels.refresh),
     onStatusChange,
   }
   if (exposeToken) api.getJwtToken = () => invoke(channels.token)

@@ -4,6 +4,10 @@
 // natively; this file only attaches the token, follows redirects without leaking it,
 // and reports a 401 back.
 
+const fs = require('node:fs')
+const path = require('node:path')
+const { createStdioAuthTransport } = require('./mcp-stdio')
+
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 // What fetch itself allows.
 const MAX_REDIRECTS = 20
@@ -163,12 +167,61 @@ function becomesGet(status, method) {
   return (status === 303 && method !== 'GET' && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST')
 }
 
+// The first @modelcontextprotocol/sdk whose transports take a `fetch` option; older ones
+// ignore it without a word, and their requests go out without the token.
+const FETCH_OPTION_SINCE = '1.15.0'
+
+function configError(message) {
+  return authError('E_CONFIG', message)
+}
+
+function isOlderThan(version, minimum) {
+  const parts = (text) => String(text).split(/[.+-]/, 3).map(Number)
+  const [have, need] = [parts(version), parts(minimum)]
+  for (let i = 0; i < 3; i++) {
+    if (have[i] !== need[i]) return have[i] < need[i]
+  }
+  return false
+}
+
+/**
+ * The version of the `@modelcontextprotocol/sdk` this process resolves, or undefined when
+ * it has none (a 2.x-only host, a bundle that inlined it). Its `exports` do not include
+ * package.json, so its entry is resolved and the package folder found from there.
+ */
+function installedSdkVersion() {
+  let folder
+  try {
+    folder = path.dirname(require.resolve('@modelcontextprotocol/sdk/client/index.js'))
+  } catch {
+    return undefined
+  }
+  for (; folder !== path.dirname(folder); folder = path.dirname(folder)) {
+    try {
+      const manifest = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8'))
+      if (manifest.name === '@modelcontextprotocol/sdk') return manifest.version
+    } catch {}
+  }
+  return undefined
+}
+
 /**
  * A `fetch` for the `fetch` option of the MCP SDK transports. Requests to a trusted
  * origin carry `Authorization: Bearer <JWT>`; a 401 to a request that carried it
  * refreshes the token once (shared with every other caller) and retries once.
+ * Refuses (`E_CONFIG`) an SDK before 1.15.0, which would ignore it.
  */
-function createAuthFetch(client, { serverUrl, fetch: baseFetch = globalThis.fetch } = {}) {
+function createAuthFetch(client, options = {}) {
+  const version = options.sdkVersion ?? installedSdkVersion()
+  if (version !== undefined && isOlderThan(version, FETCH_OPTION_SINCE)) {
+    throw configError(
+      `@modelcontextprotocol/sdk ${version} ignores the transports' fetch option (it appeared in ${FETCH_OPTION_SINCE}), so no request would carry the token: use createAuthTransport(), which wires ${version} too, or upgrade to ${FETCH_OPTION_SINCE} or later`
+    )
+  }
+  return authFetchFor(client, options).authFetch
+}
+
+function authFetchFor(client, { serverUrl, fetch: baseFetch = globalThis.fetch } = {}) {
   // Throws E_UNTRUSTED_ORIGIN / E_INSECURE_URL now rather than at the first request.
   const provider = client.mcpProvider(String(serverUrl))
   const cache = tokenCache(provider)
@@ -225,7 +278,7 @@ function createAuthFetch(client, { serverUrl, fetch: baseFetch = globalThis.fetc
     }
   }
 
-  return async function authFetch(input, init) {
+  async function authFetch(input, init) {
     const url = input instanceof Request ? input.url : String(input)
     if (!client.isTrustedUrl(url)) return baseFetch(input, init)
     const token = await bearerToken()
@@ -236,6 +289,92 @@ function createAuthFetch(client, { serverUrl, fetch: baseFetch = globalThis.fetc
     await provider.onUnauthorized(token)
     return (await send(request, await bearerToken())).response
   }
+  return { authFetch, provider, cache, bearerToken }
+}
+
+// ----- one call for every SDK line -------------------------------------------------------
+
+/**
+ * `requestInit.headers` for an SDK before 1.15.0, which builds each request's headers by
+ * spreading this object: a Proxy whose `authorization` is the token of that moment (and
+ * absent when there is none ready), beside the caller's own headers.
+ */
+function liveHeaders(initial, cache) {
+  const fixed = Object.fromEntries(new Headers(initial ?? {}))
+  delete fixed.authorization
+  const bearer = () => {
+    const token = cache.ready()
+    return token === undefined ? undefined : `Bearer ${token}`
+  }
+  return new Proxy(fixed, {
+    ownKeys: (target) => (bearer() === undefined ? Reflect.ownKeys(target) : [...Reflect.ownKeys(target), 'authorization']),
+    getOwnPropertyDescriptor: (target, key) => {
+      if (key !== 'authorization') return Reflect.getOwnPropertyDescriptor(target, key)
+      const value = bearer()
+      return value === undefined ? undefined : { value, enumerable: true, configurable: true, writable: false }
+    },
+    get: (target, key) => (key === 'authorization' ? bearer() : Reflect.get(target, key)),
+  })
+}
+
+// How an SDK before 1.15.0 reports a 401 to a POST (a plain Error) or to the GET stream.
+function isUnauthorized(error) {
+  return error?.code === 401 || /\(HTTP 401\)/.test(String(error?.message))
+}
+
+/**
+ * A transport of the installed SDK line, built with `new Transport(serverUrl, options)` and
+ * wired to carry the JWT on every request:
+ * - SDK 1.15.0 and later, and client 2.x: the `fetch` option (createAuthFetch), which also
+ *   answers a 401 with one refresh and one retry;
+ * - SDK before 1.15.0, which has no `fetch` option: live `requestInit.headers` (every POST,
+ *   GET stream and DELETE), `eventSourceInit.fetch` (the SSE stream), and `send()` waiting
+ *   for a usable token first and retrying once after a 401 with a refreshed one.
+ * Never an `authProvider`: on a 401 the 1.x SDKs give it to OAuth discovery.
+ */
+function createAuthTransport(client, Transport, serverUrl, options = {}) {
+  if (typeof Transport !== 'function') {
+    throw configError('createAuthTransport() takes the SDK transport class, e.g. StreamableHTTPClientTransport')
+  }
+  for (const key of ['fetch', 'authProvider']) {
+    if (options[key] !== undefined) throw configError(`createAuthTransport() sets ${key} itself; leave it out of the options`)
+  }
+  if (options.eventSourceInit?.fetch !== undefined) {
+    throw configError(
+      'eventSourceInit.fetch would replace the authenticated fetch of the SSE stream; leave it out (headers go in requestInit.headers)'
+    )
+  }
+  const url = new URL(String(serverUrl))
+  const wired = authFetchFor(client, { serverUrl: url, fetch: options.baseFetch })
+  const { baseFetch: _unused, ...transportOptions } = options
+  const transport = new Transport(url, { ...transportOptions, fetch: wired.authFetch })
+  // Transports of 1.15.0 and later (and 2.x) keep the option as `_fetch`, even when
+  // undefined; older ones never heard of it.
+  if (Object.hasOwn(transport, '_fetch')) return transport
+  return legacyTransport(Transport, url, transportOptions, wired)
+}
+
+function legacyTransport(Transport, url, options, { authFetch, provider, cache, bearerToken }) {
+  const transport = new Transport(url, {
+    ...options,
+    requestInit: { ...options.requestInit, headers: liveHeaders(options.requestInit?.headers, cache) },
+    eventSourceInit: { ...options.eventSourceInit, fetch: authFetch },
+  })
+  const send = transport.send.bind(transport)
+  transport.send = async (message, sendOptions) => {
+    // Refreshes first when the token has expired (or fails E_LOGIN_REQUIRED signed out),
+    // so the live headers have a token to give.
+    const token = await bearerToken()
+    try {
+      return await send(message, sendOptions)
+    } catch (error) {
+      if (!isUnauthorized(error)) throw error
+      await provider.onUnauthorized(token)
+      await bearerToken()
+      return send(message, sendOptions)
+    }
+  }
+  return transport
 }
 
 /**
@@ -269,4 +408,4 @@ function createMcpAuthProvider(client, { serverUrl } = {}) {
   }
 }
 
-module.exports = { createAuthFetch, createMcpAuthProvider }
+module.exports = { createAuthFetch, createMcpAuthProvider, createAuthTransport, createStdioAuthTransport, FETCH_OPTION_SINCE }

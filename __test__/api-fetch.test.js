@@ -77,7 +77,11 @@ test('headers as Headers or pairs, and a Uint8Array body, are sent as given', as
   const bytes = new TextEncoder().encode('{"n":1}')
   const viaHeaders = await client.apiFetch('/api/mcp/tools/echo', { method: 'PUT', headers, body: bytes })
   assert.equal(viaHeaders.status, 405, 'the view takes GET and POST only: a non-2xx answer is a Response too')
-  const viaPairs = await client.apiFetch('/api/mcp/tools/echo', { method: 'POST', headers: [['content-type', 'application/json']], body: bytes.buffer })
+  const viaPairs = await client.apiFetch('/api/mcp/tools/echo', {
+    method: 'POST',
+    headers: [['content-type', 'application/json']],
+    body: bytes.buffer,
+  })
   assert.deepEqual((await viaPairs.json()).received, { n: 1 })
 })
 

@@ -55,6 +55,7 @@ function recordingClient() {
     restore: record('restore', Promise.resolve(signedOut)),
     status: record('status', signedOut),
     getJwtToken: record('getJwtToken', Promise.resolve('not.a.token')),
+    refreshJwtToken: record('refreshJwtToken', Promise.resolve('not.a.token')),
     onStatusChange: () => () => {},
   }
 }
@@ -152,8 +153,10 @@ test.describe('login, status, restore, logout through IPC', () => {
     assert.equal(status.state, 'valid')
     assert.equal(status.user.email, srv.user.email)
     assert.ok(status.expiresAt > Date.now())
-    assert.deepEqual(Object.keys(status).sort(), ['authenticated', 'expiresAt', 'lastError', 'persistent', 'state', 'user'])
-    assert.deepEqual(await api.status(), status)
+    // Every field the native status has (its type, AuthStatus), clockSkewMs included.
+    assert.deepEqual(Object.keys(status).sort(), Object.keys(client.status()).sort())
+    assert.ok(Object.keys(status).includes('clockSkewMs'))
+    assert.deepEqual(await api.status(), client.status())
     assert.equal(client.isAuthenticated(), true)
 
     assert.equal(await api.logout(), undefined)
@@ -189,6 +192,26 @@ test.describe('login, status, restore, logout through IPC', () => {
     assert.equal(reply.ok, false)
     assert.equal(reply.error.code, 'E_INVALID_CREDENTIALS')
     assert.doesNotMatch(JSON.stringify(reply), /wrong-password-81b2/)
+  })
+
+  test('refresh() replaces the token in the main process and resolves to the status, never the token', async () => {
+    const { client, openWindow } = setUp()
+    const { api } = openWindow()
+    await api.login({ email: srv.user.email, password: srv.user.password })
+    const before = client.getStoredJwtToken()
+    const refreshes = (await srv.counters()).refresh
+    await sleep(1100) // a new iat, so the new token's expiry is later
+    const status = await api.refresh()
+    const after = client.getStoredJwtToken()
+    assert.notEqual(after, before)
+    assert.equal((await srv.counters()).refresh, refreshes + 1)
+    assert.equal(status.state, 'valid')
+    assert.deepEqual(status, client.status())
+    assert.ok(!JSON.stringify(status).includes(after))
+    assert.ok(!JSON.stringify(status).includes(before))
+
+    await api.logout()
+    assert.match((await rejection(api.refresh())).message, /^E_LOGIN_REQUIRED: /)
   })
 
   test('preload errors carry .code when contextBridge is not in the way', async () => {
@@ -299,11 +322,11 @@ test.describe('input from the renderer is validated before the client sees it', 
     assert.deepEqual(client.calls, [])
   })
 
-  test('status, restore and logout refuse arguments', async () => {
+  test('status, restore, refresh and logout refuse arguments', async () => {
     const client = recordingClient()
     const { openWindow } = setUp({ client })
     const { ipcRenderer } = openWindow()
-    for (const channel of [channels.status, channels.restore, channels.logout]) {
+    for (const channel of [channels.status, channels.restore, channels.logout, channels.refresh]) {
       const reply = await ipcRenderer.invoke(channel, { sneaky: true })
       assert.equal(reply.error.code, 'E_INVALID_ARGUMENT', channel)
     }
@@ -562,15 +585,16 @@ test.describe('lifecycle', () => {
     const disposeFirst = registerAuthIpc(electron.ipcMain, client, { allowedOrigins: [APP_ORIGIN] })
     const disposeSecond = registerAuthIpc(electron.ipcMain, client, { allowedOrigins: [APP_ORIGIN] })
     assert.equal(watchers.size, 1)
-    assert.equal(electron.ipcMain.handledChannels().length, 4)
+    // login, logout, status, restore, refresh
+    assert.equal(electron.ipcMain.handledChannels().length, 5)
 
     disposeFirst() // already replaced: must not remove the second registration's handlers
-    assert.equal(electron.ipcMain.handledChannels().length, 4)
+    assert.equal(electron.ipcMain.handledChannels().length, 5)
     const window = electron.openWindow({ preload: (bridge, ipc) => exposeAuthApi(bridge, ipc) })
     assert.equal((await window.mainWorld.symbioteAuth.status()).state, 'signed-out')
 
     const disposeOther = registerAuthIpc(electron.ipcMain, client, { channelPrefix: 'other-app', allowedOrigins: [APP_ORIGIN] })
-    assert.equal(electron.ipcMain.handledChannels().length, 8)
+    assert.equal(electron.ipcMain.handledChannels().length, 10)
     disposeSecond()
     disposeOther()
     assert.deepEqual(leftovers(electron, [], watchers), { handlers: 0, listeners: 0, destroyedListeners: 0, statusWatchers: 0 })

@@ -5,13 +5,26 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const sdk1 = {
-  Client: require('@modelcontextprotocol/sdk/client/index.js').Client,
-  StreamableHTTPClientTransport: require('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport,
-  SSEClientTransport: require('@modelcontextprotocol/sdk/client/sse.js').SSEClientTransport,
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+
+// Every SDK line a host may pin, each the real package (npm aliases in devDependencies).
+function sdk1(pkg) {
+  return {
+    // Their exports map package.json elsewhere: read it where npm put it.
+    version: JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'node_modules', pkg, 'package.json'), 'utf8')).version,
+    Client: require(`${pkg}/client/index.js`).Client,
+    StreamableHTTPClientTransport: require(`${pkg}/client/streamableHttp.js`).StreamableHTTPClientTransport,
+    SSEClientTransport: require(`${pkg}/client/sse.js`).SSEClientTransport,
+  }
 }
+const sdk1_11 = sdk1('mcp-sdk-1.11.4')
+const sdk1_15 = sdk1('mcp-sdk-1.15.0')
+const sdk1Latest = sdk1('@modelcontextprotocol/sdk')
 const sdk2 = require('@modelcontextprotocol/client')
-const { createAuthFetch, createMcpAuthProvider } = require('../mcp')
+const { createAuthFetch, createMcpAuthProvider, createAuthTransport, FETCH_OPTION_SINCE } = require('../mcp')
 const { rejection, sleep } = require('./helpers/client')
 const {
   useMcpServers,
@@ -27,29 +40,37 @@ const {
 const servers = useMcpServers()
 const DEMO = { sub: '1', email: 'demo@example.com' }
 
-// How a host wires each SDK: 1.x through the transports' fetch (it has no other hook for
-// a 401 that is not OAuth), 2.x through authProvider; 2.x takes the fetch as well.
-const variants = [
-  { name: 'sdk 1.x Streamable HTTP + createAuthFetch', sdk: sdk1, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' },
-  { name: 'sdk 1.x SSE + createAuthFetch', sdk: sdk1, transport: 'SSEClientTransport', wiring: 'fetch' },
-  {
-    name: 'client 2.x Streamable HTTP + createMcpAuthProvider',
-    sdk: sdk2,
-    transport: 'StreamableHTTPClientTransport',
-    wiring: 'authProvider',
-  },
-  { name: 'client 2.x SSE + createMcpAuthProvider', sdk: sdk2, transport: 'SSEClientTransport', wiring: 'authProvider' },
-  { name: 'client 2.x Streamable HTTP + createAuthFetch', sdk: sdk2, transport: 'StreamableHTTPClientTransport', wiring: 'fetch' },
-]
+// The documented wiring of each line (docs/MCP.md): createAuthTransport for all of them;
+// createAuthFetch (the fetch option) from SDK 1.15.0; createMcpAuthProvider on 2.x.
+const variants = []
+for (const [line, sdk, wirings] of [
+  ['sdk 1.11.4', sdk1_11, ['transport']],
+  ['sdk 1.15.0', sdk1_15, ['fetch', 'transport']],
+  [`sdk ${sdk1Latest.version}`, sdk1Latest, ['fetch', 'transport']],
+  ['client 2.x', sdk2, ['authProvider', 'fetch', 'transport']],
+]) {
+  for (const transport of ['StreamableHTTPClientTransport', 'SSEClientTransport']) {
+    for (const wiring of wirings) variants.push({ name: `${line} ${transport} + ${wiring}`, sdk, transport, wiring })
+  }
+}
 
 for (const variant of variants) {
   const streamable = variant.transport === 'StreamableHTTPClientTransport'
   const endpointPath = streamable ? '/mcp' : '/sse'
 
-  const auth = (authClient, serverUrl) => {
-    return variant.wiring === 'fetch'
-      ? { fetch: createAuthFetch(authClient, { serverUrl }) }
-      : { authProvider: createMcpAuthProvider(authClient, { serverUrl }) }
+  const Transport = variant.sdk[variant.transport]
+  const newTransport = (authClient, url, options) => {
+    switch (variant.wiring) {
+      case 'transport':
+        return createAuthTransport(authClient, Transport, url, options)
+      case 'fetch':
+        return new Transport(new URL(url), {
+          fetch: createAuthFetch(authClient, { serverUrl: url, sdkVersion: variant.sdk.version }),
+          ...options,
+        })
+      default:
+        return new Transport(new URL(url), { authProvider: createMcpAuthProvider(authClient, { serverUrl: url }), ...options })
+    }
   }
 
   /**
@@ -58,7 +79,7 @@ for (const variant of variants) {
    * keeps its requests out of what a test counts afterwards.
    */
   const connect = async (t, authClient, { url = servers.mcp.origin + endpointPath, options } = {}) => {
-    const transport = new variant.sdk[variant.transport](new URL(url), { ...auth(authClient, url), ...options })
+    const transport = newTransport(authClient, url, options)
     const client = new variant.sdk.Client({ name: 'mcp-sdk.test', version: '1.0.0' })
     t.after(() => client.close())
     await client.connect(transport)
@@ -137,7 +158,7 @@ for (const variant of variants) {
 
     test('signed out: the SDK surfaces E_LOGIN_REQUIRED, and nobody looks for OAuth', async (t) => {
       const error = await rejection(connect(t, mcpClient(servers)))
-      if (variant.wiring === 'fetch' && !streamable) {
+      if (variant.wiring !== 'authProvider' && !streamable) {
         // The SSE transport's EventSource turns fetch errors into text: the code survives in the message only.
         assert.match(error.message, /not signed in/)
       } else {
@@ -154,20 +175,28 @@ for (const variant of variants) {
         await rejection(connect(t, authClient, { url, options: { redirectPolicy } }))
       }
       assert.ok(servers.mcp.requests.every((r) => bearerOf(r) === authClient.getStoredJwtToken()))
-      if (variant.wiring === 'fetch') assert.ok(servers.other.requests.length > 0, 'our fetch followed the redirect')
+      if (variant.wiring !== 'authProvider') assert.ok(servers.other.requests.length > 0, 'the redirect was followed')
       assert.deepEqual(
         servers.other.requests.filter((r) => r.authorization),
         []
       )
     })
 
+    if (variant.wiring === 'transport') {
+      test('a transport for an origin that is not trusted (localhost) is refused before anything is sent', async () => {
+        const authClient = await signedInMcpClient(servers)
+        const untrusted = `http://localhost:${new URL(servers.mcp.origin).port}${endpointPath}`
+        assert.throws(() => newTransport(authClient, untrusted), { code: 'E_UNTRUSTED_ORIGIN' })
+        assert.deepEqual(servers.mcp.requests, [])
+      })
+    }
+
     if (variant.wiring === 'fetch') {
       test('the same server under an origin that is not trusted (localhost) gets no token', async (t) => {
         const authClient = await signedInMcpClient(servers)
-        const transport = new variant.sdk[variant.transport](
-          new URL(`http://localhost:${new URL(servers.mcp.origin).port}${endpointPath}`),
-          auth(authClient, servers.mcp.origin + endpointPath)
-        )
+        const transport = new Transport(new URL(`http://localhost:${new URL(servers.mcp.origin).port}${endpointPath}`), {
+          fetch: createAuthFetch(authClient, { serverUrl: servers.mcp.origin + endpointPath }),
+        })
         const client = new variant.sdk.Client({ name: 'mcp-sdk.test', version: '1.0.0' })
         t.after(() => client.close())
         await rejection(client.connect(transport))
@@ -180,3 +209,38 @@ for (const variant of variants) {
     }
   })
 }
+
+test.describe('sdk 1.11.4 ignores the fetch option', () => {
+  test('so createAuthFetch refuses it with E_CONFIG naming 1.15.0; past the check, 0 requests would carry the token', async (t) => {
+    const authClient = await signedInMcpClient(servers)
+    const serverUrl = `${servers.mcp.origin}/mcp`
+    assert.throws(
+      () => createAuthFetch(authClient, { serverUrl, sdkVersion: sdk1_11.version }),
+      (error) => error.code === 'E_CONFIG' && /^E_CONFIG: .*1\.11\.4 ignores .*1\.15\.0/.test(error.message)
+    )
+    // The wiring the check prevents: the transport drops the fetch and sends without it.
+    const fetch = createAuthFetch(authClient, { serverUrl, sdkVersion: FETCH_OPTION_SINCE })
+    const client = new sdk1_11.Client({ name: 'mcp-sdk.test', version: '1.0.0' })
+    t.after(() => client.close())
+    await rejection(client.connect(new sdk1_11.StreamableHTTPClientTransport(new URL(serverUrl), { fetch })))
+    assert.ok(servers.mcp.requests.length > 0)
+    assert.equal(servers.mcp.requests.filter((r) => r.authorization).length, 0)
+  })
+
+  test('the check reads the version of the @modelcontextprotocol/sdk the process resolves', () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'symbiote-auth-sdk-'))
+    try {
+      const ours = path.join(project, 'node_modules', 'symbiote-auth')
+      fs.mkdirSync(ours, { recursive: true })
+      fs.copyFileSync(path.join(__dirname, '..', 'mcp.js'), path.join(ours, 'mcp.js'))
+      fs.writeFileSync(path.join(ours, 'package.json'), JSON.stringify({ name: 'symbiote-auth', exports: { './mcp': './mcp.js' } }))
+      const scope = path.join(project, 'node_modules', '@modelcontextprotocol')
+      fs.mkdirSync(scope)
+      fs.symlinkSync(fs.realpathSync(path.join(__dirname, '..', 'node_modules', 'mcp-sdk-1.11.4')), path.join(scope, 'sdk'), 'dir')
+      const probe = `try { require('symbiote-auth/mcp').createAuthFetch({}, { serverUrl: 'https://mcp.example.com' }) } catch (e) { process.stdout.write(e.code) }`
+      assert.equal(execFileSync(process.execPath, ['-e', probe], { cwd: project, encoding: 'utf8' }), 'E_CONFIG')
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,176 @@
+'use strict'
+// createStdioAuthTransport with the SDK's real StdioClientTransport (1.11.4, the host's pin,
+// and the latest 1.x) and a real stdio MCP server (helpers/stdio-mcp-server.js) that checks
+// the token it was started with against the reference API's JWKS whenever a tool runs.
+
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const { useReferenceServer, newClient, captureLogs, sleep } = require('./helpers/client')
+const { createStdioAuthTransport } = require('../mcp')
+
+const ref = useReferenceServer()
+const SERVER = path.join(__dirname, 'helpers', 'stdio-mcp-server.js')
+const LIFETIME_SECONDS = 4
+
+const lines = {
+  'sdk 1.11.4': {
+    Client: require('mcp-sdk-1.11.4/client/index.js').Client,
+    ...require('mcp-sdk-1.11.4/client/stdio.js'),
+  },
+  'sdk latest 1.x': {
+    Client: require('@modelcontextprotocol/sdk/client/index.js').Client,
+    ...require('@modelcontextprotocol/sdk/client/stdio.js'),
+  },
+}
+
+async function signedIn() {
+  const authClient = newClient(ref.server, { logLevel: 'trace' })
+  const logs = captureLogs(authClient)
+  await authClient.login(ref.server.user)
+  return { authClient, logs }
+}
+
+/** An MCP client over the stdio transport, closed after the test. */
+async function connect(t, sdk, authClient, { env = {} } = {}) {
+  const transport = createStdioAuthTransport(authClient, sdk.StdioClientTransport, {
+    command: process.execPath,
+    args: [SERVER],
+    // SDK 1.11.4 passes `env` as the child's whole environment (later ones add the defaults).
+    env: { ...sdk.getDefaultEnvironment(), STDIO_TEST_JWKS_URL: `${ref.server.url}/api/jwt/jwks`, ...env },
+    serverUrl: ref.server.url,
+    tokenEnv: { HTTP_HEADER_AUTHORIZATION: 'Bearer {token}' },
+  })
+  const client = new sdk.Client({ name: 'mcp-stdio.test', version: '1.0.0' })
+  t.after(() => client.close())
+  await client.connect(transport)
+  return client
+}
+
+async function call(client, name) {
+  const result = await client.callTool({ name, arguments: {} })
+  return JSON.parse(result.content[0].text)
+}
+
+/** Polls until `condition(await probe())` holds; returns every value seen. */
+async function collectUntil(probe, condition, { timeoutMs = 20_000, intervalMs = 250 } = {}) {
+  const seen = []
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    seen.push(value)
+    if (condition(value, seen)) return seen
+    if (Date.now() > deadline) assert.fail(`timed out; saw ${JSON.stringify(seen)}`)
+    await sleep(intervalMs)
+  }
+}
+
+for (const [line, sdk] of Object.entries(lines)) {
+  test(`${line}: every token lifetime gets a new child with a valid token, across three tokens`, async (t) => {
+    await ref.server.config({ lifetime: LIFETIME_SECONDS })
+    const { authClient, logs } = await signedIn()
+    const client = await connect(t, sdk, authClient)
+    const distinct = (seen) => new Set(seen.map((answer) => answer.jti)).size
+    const seen = await collectUntil(
+      () => call(client, 'whoami'),
+      (_value, all) => distinct(all) >= 3
+    )
+    // Every answer came from a child whose token the server verified at that moment: each
+    // child was replaced before its token expired.
+    assert.deepEqual(
+      seen.filter((answer) => answer.token !== 'verified'),
+      []
+    )
+    const pidsByJti = new Map(seen.map((answer) => [answer.jti, answer.pid]))
+    assert.equal(new Set(pidsByJti.values()).size, pidsByJti.size, 'one child per token')
+    assert.ok(pidsByJti.size >= 3)
+    const tokens = [authClient.getStoredJwtToken()]
+    assert.equal(JSON.stringify(logs).includes(tokens[0]), false, 'no token in the log')
+  })
+}
+
+const sdk = lines['sdk 1.11.4']
+
+test('only the child environment holds the token: not its command line, and a hard-coded one is dropped', async (t) => {
+  const { authClient } = await signedIn()
+  const client = await connect(t, sdk, authClient, { env: { HTTP_HEADER_Authorization: 'Bearer hard-coded' } })
+  const { pid, token } = await call(client, 'whoami')
+  assert.equal(token, 'verified')
+  const jwt = authClient.getStoredJwtToken()
+  const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+  assert.ok(environ.includes(`HTTP_HEADER_AUTHORIZATION=Bearer ${jwt}`))
+  assert.equal(
+    environ.some((entry) => entry.includes('hard-coded')),
+    false
+  )
+  assert.equal(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(jwt), false)
+})
+
+test('a request in flight finishes on the old child; one sent during the replacement waits for the new child', async (t) => {
+  const { authClient } = await signedIn()
+  const client = await connect(t, sdk, authClient)
+  const before = await call(client, 'whoami')
+  const order = []
+  const slow = call(client, 'slow').then((answer) => {
+    order.push('slow')
+    return answer
+  })
+  await sleep(300)
+  await authClient.refreshJwtToken()
+  const queued = call(client, 'whoami').then((answer) => {
+    order.push('queued')
+    return answer
+  })
+  const [slowAnswer, queuedAnswer] = await Promise.all([slow, queued])
+  assert.deepEqual(order, ['slow', 'queued'])
+  assert.equal(slowAnswer.pid, before.pid, 'the slow call was answered by the child it was sent to')
+  assert.equal(slowAnswer.token, 'verified')
+  assert.notEqual(queuedAnswer.pid, before.pid)
+  assert.equal(queuedAnswer.token, 'verified')
+  assert.notEqual(queuedAnswer.jti, before.jti)
+})
+
+test('sign-out restarts the child without a token; signing in again gives it one', async (t) => {
+  const { authClient } = await signedIn()
+  const client = await connect(t, sdk, authClient)
+  const signedInAnswer = await call(client, 'whoami')
+  assert.equal(signedInAnswer.token, 'verified')
+
+  await authClient.logout()
+  const [out] = (
+    await collectUntil(
+      () => call(client, 'whoami'),
+      (answer) => answer.pid !== signedInAnswer.pid
+    )
+  ).slice(-1)
+  assert.deepEqual([out.token, out.header], [null, null])
+
+  await authClient.login(ref.server.user)
+  const [back] = (
+    await collectUntil(
+      () => call(client, 'whoami'),
+      (answer) => answer.pid !== out.pid
+    )
+  ).slice(-1)
+  assert.equal(back.token, 'verified')
+})
+
+test('a remote that is not trusted, or a tokenEnv without {token}, is refused before any child starts', async () => {
+  const { authClient } = await signedIn()
+  const options = { command: process.execPath, args: [SERVER], tokenEnv: { HTTP_HEADER_AUTHORIZATION: 'Bearer {token}' } }
+  assert.throws(
+    () => createStdioAuthTransport(authClient, sdk.StdioClientTransport, { ...options, serverUrl: 'https://remote.example.com' }),
+    {
+      code: 'E_UNTRUSTED_ORIGIN',
+    }
+  )
+  for (const tokenEnv of [undefined, {}, { HTTP_HEADER_AUTHORIZATION: 'Bearer' }, { 'BAD NAME': '{token}' }]) {
+    assert.throws(
+      () => createStdioAuthTransport(authClient, sdk.StdioClientTransport, { ...options, serverUrl: ref.server.url, tokenEnv }),
+      {
+        code: 'E_CONFIG',
+      }
+    )
+  }
+})
