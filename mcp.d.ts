@@ -1,6 +1,8 @@
 // symbiote-auth/mcp: the AuthClient's JWT on MCP requests, for @modelcontextprotocol/sdk 1.x
 // (createAuthFetch) and @modelcontextprotocol/client 2.x (createMcpAuthProvider).
 
+// biome-ignore-all lint/suspicious/noExplicitAny: the SDK transports' message and option types differ per SDK line; each line's own classes must be accepted
+
 import type { AuthClient, OAuthTokens } from './index'
 
 /** The `fetch` signature the MCP SDK transports accept in their `fetch` option. */
@@ -11,7 +13,16 @@ export interface AuthFetchOptions {
   serverUrl: string | URL
   /** What actually sends the requests (for example Electron's `net.fetch`). Default: global `fetch`. */
   fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+  /**
+   * The `@modelcontextprotocol/sdk` version the transports come from. Default: the one this
+   * process resolves. Before 1.15.0 (`FETCH_OPTION_SINCE`) `createAuthFetch` throws
+   * `E_CONFIG`: those transports ignore the `fetch` option.
+   */
+  sdkVersion?: string
 }
+
+/** `"1.15.0"`: the first `@modelcontextprotocol/sdk` whose transports take a `fetch` option. */
+export const FETCH_OPTION_SINCE: string
 
 /**
  * A `fetch` for the transports' `fetch` option (`StreamableHTTPClientTransport` and
@@ -24,9 +35,81 @@ export interface AuthFetchOptions {
  * with `E_LOGIN_REQUIRED` and nothing is sent.
  *
  * Throws `E_UNTRUSTED_ORIGIN` / `E_INSECURE_URL` at once when `serverUrl` may not have
- * the token.
+ * the token, and `E_CONFIG` when the SDK is older than 1.15.0 (use `createAuthTransport`).
  */
 export function createAuthFetch(client: AuthClient, options: AuthFetchOptions): AuthFetch
+
+/** The part of an MCP SDK client transport `createAuthTransport` relies on. */
+export interface McpClientTransport {
+  start(): Promise<void>
+  send(message: any, options?: any): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Options of the transport, as its constructor takes them, minus what this library sets:
+ * `fetch`, `authProvider` and `eventSourceInit.fetch` are refused with `E_CONFIG`.
+ */
+export interface AuthTransportOptions {
+  requestInit?: RequestInit
+  eventSourceInit?: Record<string, unknown>
+  /** What sends the requests (Electron's `net.fetch`, say); SDK 1.15.0 and later only. */
+  baseFetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+  [option: string]: unknown
+}
+
+/**
+ * `new Transport(serverUrl, options)` wired to carry the JWT on every request (POST, GET
+ * stream, DELETE, SSE stream), whichever SDK line the class comes from: the `fetch` option
+ * from SDK 1.15.0 and on client 2.x (a 401 gets one refresh and one retry); before 1.15.0,
+ * live `requestInit.headers`, `eventSourceInit.fetch` for the SSE stream, and `send()`
+ * retrying once after a 401 with a refreshed token. Never an `authProvider`, so a 401
+ * never starts OAuth discovery. Throws `E_UNTRUSTED_ORIGIN` / `E_INSECURE_URL` for a
+ * server that may not have the token.
+ */
+export function createAuthTransport<C extends new (url: URL, options?: any) => McpClientTransport>(
+  client: AuthClient,
+  Transport: C,
+  serverUrl: string | URL,
+  options?: AuthTransportOptions
+): InstanceType<C>
+
+/** The parameters of the SDK's `StdioClientTransport`, plus where the token goes. */
+export interface StdioAuthTransportOptions {
+  command: string
+  args?: string[]
+  /**
+   * The child's environment, as `StdioClientTransport` takes it (SDK 1.11.4 uses it whole:
+   * spread `getDefaultEnvironment()` in). Variables named in `tokenEnv` are removed from it.
+   */
+  env?: Record<string, string>
+  cwd?: string
+  stderr?: unknown
+  /** Where the child sends the token (e.g. `REMOTE_MCP_URL`); its origin must be in `trustedOrigins`. */
+  serverUrl: string | URL
+  /**
+   * The variables that carry the token, each with one `{token}`:
+   * `{ HTTP_HEADER_AUTHORIZATION: 'Bearer {token}' }`. Signed out, none is set.
+   */
+  tokenEnv: Record<string, string>
+}
+
+/**
+ * A transport for the SDK's `StdioClientTransport` whose child holds the JWT in its
+ * environment only, and is started again with the new token after every refresh (the
+ * client refreshes ahead of expiry) and without one on sign-out. A replacement waits until
+ * no request is in flight on the old child; requests sent meanwhile are queued and go to the
+ * new child after the MCP handshake is replayed to it.
+ */
+export function createStdioAuthTransport(
+  client: AuthClient,
+  StdioClientTransport: new (params: any) => McpClientTransport,
+  options: StdioAuthTransportOptions
+): McpClientTransport & {
+  onmessage?: (message: any) => void
+  onerror?: (error: Error) => void
+  onclose?: () => void
+}
 
 export interface McpAuthProviderOptions {
   /** The MCP server; its origin must be in `trustedOrigins`. */

@@ -1,6 +1,7 @@
 'use strict'
 // examples/electron-app needs Electron, which cannot be installed here: check that its
-// scripts parse and that the files its package and page name exist.
+// scripts parse and that the files its package and page name exist. Its page and its
+// main-process code run for real in example-page.test.js (headless Chromium).
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -12,7 +13,15 @@ const appDir = path.join(__dirname, '..', 'examples', 'electron-app')
 const scripts = fs.readdirSync(appDir).filter((file) => file.endsWith('.js'))
 
 test('every script of the example parses', () => {
-  assert.deepEqual(scripts.sort(), ['dev-servers.js', 'main.js', 'preload.js', 'renderer.js'])
+  assert.deepEqual(scripts.sort(), [
+    'dev-servers.js',
+    'main-process.js',
+    'main.js',
+    'mcp-service.js',
+    'preload-api.js',
+    'preload.js',
+    'renderer.js',
+  ])
   for (const script of scripts) execFileSync(process.execPath, ['--check', path.join(appDir, script)])
 })
 

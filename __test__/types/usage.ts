@@ -1,7 +1,8 @@
 // Compiled by __test__/types.test.js with `tsc --strict --noEmit`: the published types, used
 // the way a host app uses them. A type error here fails the test.
 import { AuthClient, type AuthError, type AuthErrorCode, type AuthStatus } from 'symbiote-auth'
-import { createAuthFetch, createMcpAuthProvider } from 'symbiote-auth/mcp'
+import { createAuthFetch, createAuthTransport, createMcpAuthProvider, createStdioAuthTransport, FETCH_OPTION_SINCE } from 'symbiote-auth/mcp'
+import type { SymbioteAuthApi } from 'symbiote-auth/renderer'
 import { DEFAULT_ALLOWED_ORIGINS, exposeAuthApi, registerAuthIpc } from 'symbiote-auth/electron'
 
 const client = new AuthClient({
@@ -43,4 +44,53 @@ declare const ipcRenderer: Parameters<typeof exposeAuthApi>[1]
 const dispose: () => void = registerAuthIpc(ipcMain, client, { allowedOrigins: ['file://', 'app://bundle'] })
 exposeAuthApi(contextBridge, ipcRenderer)
 
-void [signIn, lastCode, fetchWithToken, provider, origins, dispose]
+// apiFetch resolves to a WHATWG Response.
+async function agentConfig(): Promise<unknown> {
+  const response: Response = await client.apiFetch('/api/mcp/tools/cherry-studio-agent', {
+    method: 'POST',
+    headers: [['content-type', 'application/json']],
+    body: JSON.stringify({}),
+  })
+  return response.json()
+}
+
+// Any transport class with (url, options) works; the result has the class's own type.
+class SomeTransport {
+  constructor(
+    readonly url: URL,
+    readonly options?: { requestInit?: RequestInit }
+  ) {}
+  async start() {}
+  async send(_message: unknown) {}
+  async close() {}
+}
+const transport: SomeTransport = createAuthTransport(client, SomeTransport, 'https://api.example.com/mcp', {
+  requestInit: { headers: { 'x-app': 'desktop' } },
+})
+class SomeStdioTransport {
+  constructor(readonly params: { command: string }) {}
+  async start() {}
+  async send(_message: unknown) {}
+  async close() {}
+}
+const stdio = createStdioAuthTransport(client, SomeStdioTransport, {
+  command: 'bun',
+  args: ['@remote-mcp/client'],
+  serverUrl: 'https://api.example.com/v1/mcp',
+  tokenEnv: { HTTP_HEADER_AUTHORIZATION: 'Bearer {token}' },
+})
+const since: string = FETCH_OPTION_SINCE
+const strictFetch = createAuthFetch(client, { serverUrl: 'https://api.example.com/mcp', sdkVersion: '1.32.2' })
+
+// The page: window.symbioteAuth, status() exactly as typed, refresh() without a token.
+async function page(api: SymbioteAuthApi): Promise<number | null> {
+  const status = await api.refresh()
+  const skew: number | null = status.clockSkewMs
+  // @ts-expect-error: the page never gets the token unless exposeToken is set on both sides
+  const token: string = await api.getJwtToken()
+  void token
+  const fromWindow: AuthStatus = await window.symbioteAuth.status()
+  return skew ?? fromWindow.expiresAt
+}
+
+void [signIn, lastCode, fetchWithToken, provider, origins, dispose, agentConfig, transport, stdio, since, strictFetch, page]

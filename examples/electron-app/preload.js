@@ -1,16 +1,7 @@
 'use strict'
-// The preload: window.symbioteAuth from symbiote-auth/electron, and window.exampleMcp for
-// the one MCP call the page may make. Nothing else of Electron or Node reaches the page.
+// The preload script Electron runs: preload-api.js with Electron's objects.
 
 const { contextBridge, ipcRenderer } = require('electron')
-const { exposeAuthApi } = require('symbiote-auth/electron')
+const { exposeExampleApi } = require('./preload-api')
 
-exposeAuthApi(contextBridge, ipcRenderer)
-
-contextBridge.exposeInMainWorld('exampleMcp', {
-  async whoami() {
-    const reply = await ipcRenderer.invoke('example:call-tool', 'whoami')
-    if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`)
-    return reply.value
-  },
-})
+exposeExampleApi(contextBridge, ipcRenderer)

@@ -1,5 +1,6 @@
 'use strict'
-// The page: only window.symbioteAuth and window.exampleMcp from the preload; no token here.
+// The settings page: window.symbioteAuth and window.exampleApp from the preload; no token
+// here, only the status (state, user, expiry, last error) and results.
 
 const auth = window.symbioteAuth
 const $ = (id) => document.getElementById(id)
@@ -10,21 +11,28 @@ function show(text) {
   $('output').textContent = text
 }
 
-function showCountdown() {
-  if (expiresAt === null) return
+function showExpiry() {
+  if (expiresAt === null) {
+    $('expires').textContent = '—'
+    return
+  }
   const seconds = Math.round((expiresAt - Date.now()) / 1000)
-  $('countdown').textContent = seconds > 0 ? `in ${Math.floor(seconds / 60)} min ${seconds % 60} s` : 'now (refreshing)'
+  const when = new Date(expiresAt).toLocaleTimeString()
+  $('expires').textContent = seconds > 0 ? `${when} (in ${Math.floor(seconds / 60)} min ${seconds % 60} s)` : `${when} (refreshing)`
 }
 
 function render(status) {
   $('badge').dataset.state = status.state
   $('badge').textContent = status.state.replace('-', ' ')
+  $('state').textContent = status.state
   $('sign-in').hidden = status.authenticated
   $('signed-in').hidden = !status.authenticated
-  $('user').textContent = status.user ? `${status.user.displayName ?? status.user.email} <${status.user.email}>` : ''
+  $('user').textContent = status.user ? `${status.user.displayName ?? status.user.email} <${status.user.email}>` : '—'
+  $('persistent').textContent = status.authenticated ? (status.persistent ? 'in the OS credential store' : 'this run only') : '—'
+  $('last-error').textContent = status.lastError ? `${status.lastError.code}: ${status.lastError.message}` : 'none'
   expiresAt = status.expiresAt
-  showCountdown()
-  if (status.lastError) show(`${status.lastError.code}: ${status.lastError.message}`)
+  $('expires').dataset.expiresAt = expiresAt ?? ''
+  showExpiry()
 }
 
 // Errors crossing contextBridge keep only their message, which starts with the code.
@@ -43,14 +51,31 @@ $('sign-in').addEventListener('submit', (event) => {
   show('Signing in…')
   attempt(async () => {
     render(await auth.login(credentials))
-    show('')
+    show('Signed in.')
   })
 })
 
-$('sign-out').addEventListener('click', () => attempt(() => auth.logout()))
-$('whoami').addEventListener('click', () => attempt(async () => show(`MCP whoami: ${await window.exampleMcp.whoami()}`)))
+$('refresh').addEventListener('click', () =>
+  attempt(async () => {
+    render(await auth.refresh())
+    show('Token refreshed.')
+  })
+)
+$('sign-out').addEventListener('click', () =>
+  attempt(async () => {
+    await auth.logout()
+    show('Signed out.')
+  })
+)
+$('whoami').addEventListener('click', () => attempt(async () => show(`MCP whoami: ${await window.exampleApp.whoami()}`)))
+$('agent').addEventListener('click', () =>
+  attempt(async () => {
+    const agent = await window.exampleApp.agentConfig()
+    show(`Agent: ${agent.name} (${agent.type})`)
+  })
+)
 
-setInterval(showCountdown, 1000)
+setInterval(showExpiry, 1000)
 // Subscribe first, then read: no change can fall between the two.
 auth.onStatusChange(render)
 attempt(async () => render(await auth.restore()))
