@@ -5,17 +5,10 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
-const { useReferenceServer, newClient, captureLogs, rejection, sleep } = require('./helpers/client')
+const { useReferenceServer, newClient, rejection, sleep, FLASK_SECURITY, signedInToFlaskSecurity } = require('./helpers/client')
 
 const ref = useReferenceServer({ csrf: true })
-const FLASK_SECURITY = { paths: { csrf: '/api/login' } }
-
-async function signedIn(options = {}) {
-  const client = newClient(ref.server, { ...FLASK_SECURITY, logLevel: 'trace', ...options })
-  const logs = captureLogs(client)
-  await client.login(ref.server.user)
-  return { client, logs }
-}
+const signedIn = (options) => signedInToFlaskSecurity(ref.server, options)
 
 /** A server on another origin that records whatever reaches it. */
 async function recordingServer(t) {

@@ -4,17 +4,18 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { useReferenceServer, newClient, captureLogs, rejection, sleep, stormOnExpiredToken } = require('./helpers/client')
+const {
+  useReferenceServer,
+  newClient,
+  rejection,
+  sleep,
+  stormOnExpiredToken,
+  FLASK_SECURITY,
+  signedInToFlaskSecurity,
+} = require('./helpers/client')
 
 const ref = useReferenceServer({ csrf: true })
-const FLASK_SECURITY = { paths: { csrf: '/api/login' } }
-
-async function signedIn(options = {}) {
-  const client = newClient(ref.server, { ...FLASK_SECURITY, logLevel: 'trace', ...options })
-  const logs = captureLogs(client)
-  const status = await client.login(ref.server.user)
-  return { client, logs, status }
-}
+const signedIn = (options) => signedInToFlaskSecurity(ref.server, options)
 
 function assertNoSecrets(logs, ...secrets) {
   const text = JSON.stringify(logs)

@@ -109,6 +109,17 @@ async function stormOnExpiredToken(server, signIn, callers) {
   return { tokens: await calls, stale, stateDuringStorm }
 }
 
+/** The options a client of a Flask-Security backend needs: its login view hands out the CSRF token. */
+const FLASK_SECURITY = Object.freeze({ paths: Object.freeze({ csrf: '/api/login' }) })
+
+/** A Flask-Security client signed in as the demo user, with every log record it writes. */
+async function signedInToFlaskSecurity(server, options = {}) {
+  const client = newClient(server, { ...FLASK_SECURITY, logLevel: 'trace', ...options })
+  const logs = captureLogs(client)
+  const status = await client.login(server.user)
+  return { client, logs, status }
+}
+
 /** Lets queued threadsafe-function callbacks (status events, logs) reach JS. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -123,4 +134,6 @@ module.exports = {
   settle,
   closedPortUrl,
   stormOnExpiredToken,
+  FLASK_SECURITY,
+  signedInToFlaskSecurity,
 }
