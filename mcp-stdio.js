@@ -82,9 +82,18 @@ class StdioAuthTransport {
   }
 
   async start() {
-    // Subscribed first, so no change between reading the token and starting is missed.
+    // Subscribed first, so no change between reading the token and starting is missed; a
+    // change meanwhile (reading the token may refresh it) is looked at once started.
     this.#stopWatching = this.#client.onStatusChange(() => this.#checkToken())
-    await this.#launch(await this.#currentToken())
+    const started = (async () => this.#launch(await this.#currentToken()))()
+    // The caller hears of a failed start from `await started`.
+    this.#replacing = started
+      .catch(() => {})
+      .finally(() => {
+        this.#replacing = null
+        this.#checkToken()
+      })
+    await started
   }
 
   async send(message, options) {
@@ -128,8 +137,7 @@ class StdioAuthTransport {
     if (this.#pending.delete(id) && this.#pending.size === 0) this.#idle()
   }
 
-  // The token the child should have now: none once the session is gone; while a refresh is
-  // pending (the token expired), the current one, until its replacement arrives.
+  // The first child's token: a usable one (refreshed first if it expired), or none.
   async #currentToken() {
     if (!this.#client.isAuthenticated()) return undefined
     try {
@@ -139,26 +147,32 @@ class StdioAuthTransport {
     }
   }
 
+  // After every status change: the child is replaced when the current token is another
+  // verified one, or when the session is gone. While a refresh is pending after expiry
+  // (no valid token yet) the child keeps what it has, until the new token arrives.
   #checkToken() {
     if (this.#closed || this.#replacing) return
     const status = this.#client.status()
     const wanted = status.authenticated ? (this.#client.getStoredJwtToken() ?? undefined) : undefined
     if (wanted === this.#childToken || (status.authenticated && !this.#client.isJwtTokenValid(wanted))) return
-    this.#replacing = this.#replace().finally(() => {
-      this.#replacing = null
-      // A change that came in during the replacement.
-      this.#checkToken()
-    })
+    this.#replacing = this.#replace(wanted)
+      .catch((error) => this.onerror?.(error))
+      .finally(() => {
+        this.#replacing = null
+        // A change that came in during the replacement.
+        this.#checkToken()
+      })
   }
 
-  async #replace() {
+  // `token`: the verified current token, or undefined once the session is gone.
+  async #replace(token) {
     if (this.#pending.size > 0) await new Promise((resolve) => (this.#idle = resolve))
     if (this.#closed) return
     const old = this.#child
     this.#child = null
     await old?.close()
     try {
-      await this.#launch(await this.#currentToken())
+      await this.#launch(token)
       await this.#replayHandshake()
     } catch (error) {
       this.onerror?.(error)
