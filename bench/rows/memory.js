@@ -6,7 +6,7 @@
 // The login/logout warmup is 3000 cycles because V8's optimizing compiler (TurboFan) takes
 // a one-time ~4 MB of malloc'd memory in the main thread's heap some hundreds of cycles in
 // (it does not happen with --no-opt); RSS is flat after it. When the step comes moves with
-// the code: at 0162f35 it fell after a 1000-cycle warmup (RSS 46.1 -> 50.8 MB, halves
+// the code: at 63c3d5e (apiFetch) it fell after a 1000-cycle warmup (RSS 46.1 -> 50.8 MB, halves
 // 4.66 + 0.17) and ended where 8237552 ended (50.1 -> 50.7 MB, its step inside the
 // warmup: +0.67 MB); with 3000 it is flat too (50.1 -> 50.8 MB, +0.68 MB). The halves of the measured run are
 // reported apart, so a leak (growth in both halves) is told from a one-time step.
