@@ -4,9 +4,6 @@
 // natively; this file only attaches the token, follows redirects without leaking it,
 // and reports a 401 back.
 
-const fs = require('node:fs')
-const path = require('node:path')
-const { createStdioAuthTransport } = require('./mcp-stdio')
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 // What fetch itself allows.
@@ -189,7 +186,10 @@ function isOlderThan(version, minimum) {
  * it has none (a 2.x-only host, a bundle that inlined it). Its `exports` do not include
  * package.json, so its entry is resolved and the package folder found from there.
  */
-function installedSdkVersion() {
+function findSdkVersion() {
+  // Loaded here, not at the top: requiring symbiote-auth/mcp stays cheap (bench row 4b).
+  const fs = require('node:fs')
+  const path = require('node:path')
   let folder
   try {
     folder = path.dirname(require.resolve('@modelcontextprotocol/sdk/client/index.js'))
@@ -203,6 +203,13 @@ function installedSdkVersion() {
     } catch {}
   }
   return undefined
+}
+
+// What a process resolves does not change while it runs: looked up once.
+let sdkVersion
+function installedSdkVersion() {
+  sdkVersion ??= { value: findSdkVersion() }
+  return sdkVersion.value
 }
 
 /**
@@ -406,6 +413,11 @@ function createMcpAuthProvider(client, { serverUrl } = {}) {
     onUnauthorized: () => provider.onUnauthorized(lastToken),
     invalidateCredentials: (scope) => provider.invalidateCredentials(scope),
   }
+}
+
+// Loaded on first use, as above: most hosts have no stdio server that needs the token.
+function createStdioAuthTransport(client, StdioClientTransport, options) {
+  return require('./mcp-stdio').createStdioAuthTransport(client, StdioClientTransport, options)
 }
 
 module.exports = { createAuthFetch, createMcpAuthProvider, createAuthTransport, createStdioAuthTransport, FETCH_OPTION_SINCE }
