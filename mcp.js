@@ -4,7 +4,6 @@
 // natively; this file only attaches the token, follows redirects without leaking it,
 // and reports a 401 back.
 
-
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 // What fetch itself allows.
 const MAX_REDIRECTS = 20
