@@ -92,16 +92,19 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * `callers` concurrent getJwtToken() calls on an expired token while its refresh is in
- * flight: the client signs in (`signIn()`) with a 1 s token, the refresh that starts near
+ * flight: the client signs in (`signIn()`) with a 2 s token, the refresh that starts near
  * expiry is held at the server until the callers have all arrived, then released.
  */
 async function stormOnExpiredToken(server, signIn, callers) {
-  await server.config({ lifetime: 1 })
+  // 2 s, not 1: `exp` is whole seconds, and a sign-in that also fetches a CSRF token and the
+  // JWKS can take the rest of a second under load, which makes the new token expired on
+  // arrival (refused, E_TOKEN_INVALID).
+  await server.config({ lifetime: 2 })
   await server.fault({ endpoint: 'refresh', hang: true, count: -1 })
   const client = await signIn()
   const stale = client.getStoredJwtToken()
   await server.config({ lifetime: 900 })
-  await sleep(1300)
+  await sleep(2300)
   const stateDuringStorm = client.status().state
   const calls = Promise.all(Array.from({ length: callers }, () => client.getJwtToken()))
   await sleep(100)
