@@ -305,6 +305,7 @@ test.describe('refresh', () => {
     const beforeLogout = client.getJwtToken()
     beforeLogout.catch(() => {}) // settles either way: whichever of the two the core does first
     const logout = client.logout()
+    assert.equal(client.getStoredJwtToken(), null, 'signed out when logout() is called, not when its work runs')
     const afterLogout = client.getJwtToken()
     const afterLogoutOutcome = rejection(afterLogout)
     assert.notEqual(afterLogout, beforeLogout, 'no caller after logout() gets a promise from before it')

@@ -422,7 +422,7 @@ impl AuthClient {
         let core = self.core.clone();
         guarded(env, || {
             self.pending_token.forget(env);
-            settle(env, async move { core.logout().await }, |()| ())
+            settle(env, core.logout(), |()| ())
         })
     }
 
@@ -448,7 +448,7 @@ impl AuthClient {
             let call = shared.begin();
             let promise = settle_then(
                 env,
-                async move { core.get_token().await },
+                core.get_token(),
                 |token| token.expose().to_string(),
                 move |env| shared.settled(env, call),
             )?;
@@ -486,7 +486,7 @@ impl AuthClient {
     pub fn refresh_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let core = self.core.clone();
         guarded(env, || {
-            settle(env, async move { core.refresh_token().await }, |token| {
+            settle(env, core.refresh_token(), |token| {
                 token.expose().to_string()
             })
         })

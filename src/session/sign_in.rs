@@ -13,6 +13,7 @@ use crate::jwt::Claims;
 use crate::secret::Secret;
 use crate::session::AuthStatus;
 use crate::storage::SessionRecord;
+use std::future::Future;
 use std::sync::Arc;
 
 fn user_from_claims(claims: &Claims) -> Option<User> {
@@ -136,12 +137,19 @@ impl AuthCore {
         Err(err)
     }
 
-    /// Signs out in memory at once (a refresh or login in flight is discarded when it
-    /// finishes, and drops any cookie it received), then tells the server (best effort) and
-    /// wipes cookies and storage, unless a login called later has taken over meanwhile.
-    pub async fn logout(self: &Arc<Self>) -> Result<()> {
+    /// Signs out in memory when called, not when the future first runs, so a token asked
+    /// for after `logout()` is refused whatever order the runtime polls them in (a refresh or
+    /// login in flight is discarded when it finishes, and drops any cookie it received).
+    /// The future then tells the server (best effort) and wipes cookies and storage, unless a
+    /// login called later has taken over meanwhile.
+    pub fn logout(self: &Arc<Self>) -> impl Future<Output = Result<()>> + Send + 'static {
         let generation = self.change(|state| state.sign_out(None));
         self.scheduler.wake();
+        let core = self.clone();
+        async move { core.end_signed_out_session(generation).await }
+    }
+
+    async fn end_signed_out_session(self: &Arc<Self>, generation: Generation) -> Result<()> {
         let lane = self.persist.enter().await;
         if self.generation() != generation {
             self.logger

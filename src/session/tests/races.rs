@@ -139,3 +139,19 @@ async fn restore_with_a_valid_token_needs_no_network() {
     assert_eq!(next.current_token(), token);
     assert_eq!(h.api.calls.lock().len(), calls);
 }
+
+#[tokio::test(start_paused = true)]
+async fn logout_signs_out_when_called_not_when_first_polled() {
+    let h = Harness::signed_in().await;
+    let logging_out = h.core.logout();
+    assert_eq!(h.core.status().state, State::SignedOut);
+    assert!(h.core.stored_token().is_none());
+    let err = h.core.get_token().await.unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::LoginRequired,
+        "a token asked for after logout() is refused, even before its future runs"
+    );
+    logging_out.await.unwrap();
+    assert_eq!(h.api.count(Call::Logout), 1);
+}
