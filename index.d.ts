@@ -55,7 +55,8 @@ export declare class AuthClient {
   /** Signature (cached JWKS), algorithm, time and audience claims; default: the stored token. */
   isJwtTokenValid(token?: string | undefined | null): boolean
   isAuthenticated(): boolean
-  status(): AuthStatus
+  /** A frozen snapshot; the same object while the status is unchanged. */
+  status(): Readonly<AuthStatus>
   /** Calls `callback` on every change of the status; returns the unsubscribe function. */
   onStatusChange(callback: (status: AuthStatus) => void): () => void
   /** Structured log records from the Rust side; never a token, cookie or password. */

@@ -384,6 +384,25 @@ test.describe('events and secrets', () => {
     assert.deepEqual(states, ['valid', 'refreshing', 'valid'])
   })
 
+  test('status() is a frozen snapshot: the same object until the status changes', async () => {
+    const client = newClient(ref.server)
+    const signedOut = client.status()
+    assert.equal(client.status(), signedOut, 'unchanged: the same object')
+    assert.ok(Object.isFrozen(signedOut))
+    await client.login(ref.server.user)
+    const valid = client.status()
+    assert.notEqual(valid, signedOut)
+    assert.equal(valid.state, 'valid')
+    assert.equal(client.status(), valid)
+    assert.ok(Object.isFrozen(valid.user) && Object.isFrozen(valid.user.roles), 'shared, so frozen all the way down')
+    assert.throws(() => valid.user.roles.push('admin'), TypeError)
+    assert.equal(signedOut.state, 'signed-out', 'an older snapshot keeps what it showed')
+    await client.logout()
+    const again = client.status()
+    assert.notEqual(again, valid)
+    assert.deepEqual(again, signedOut)
+  })
+
   test('algorithms that are never accepted are warned about once, when the client is first used', async () => {
     const client = newClient(ref.server, { algorithms: ['RS256', 'ES256', 'HS256', 'none'] })
     const records = captureLogs(client)

@@ -6,6 +6,7 @@ mod fetch;
 mod mcp;
 mod raw_function;
 mod shared_promise;
+mod status_snapshot;
 
 pub use mcp::McpAuthProvider;
 #[cfg(feature = "bench")]
@@ -24,6 +25,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use shared_promise::SharedPromise;
+use status_snapshot::StatusSnapshot;
 use std::sync::Arc;
 
 /// Turns a core error into a JS `Error` with the contract's stable `code`.
@@ -349,11 +351,20 @@ fn unsubscriber<'env>(
     })
 }
 
-#[napi]
+#[napi(custom_finalize)]
 pub struct AuthClient {
     core: Arc<AuthCore>,
     /// The `getJwtToken()` call in progress, whose promise later callers share.
     pending_token: SharedPromise,
+    /// The object `status()` hands out until the status changes.
+    status_object: StatusSnapshot,
+}
+
+impl ObjectFinalize for AuthClient {
+    fn finalize(self, env: Env) -> Result<()> {
+        self.pending_token.forget(&env);
+        self.status_object.release(&env)
+    }
 }
 
 #[napi]
@@ -380,6 +391,7 @@ impl AuthClient {
             Ok(AuthClient {
                 core,
                 pending_token: SharedPromise::default(),
+                status_object: StatusSnapshot::default(),
             })
         })
     }
@@ -518,9 +530,10 @@ impl AuthClient {
         guarded(&env, || Ok(self.core.is_authenticated()))
     }
 
-    #[napi]
-    pub fn status(&self, env: Env) -> Result<JsAuthStatus> {
-        guarded(&env, || Ok(self.core.status().into()))
+    /// A frozen snapshot; the same object while the status is unchanged.
+    #[napi(ts_return_type = "Readonly<AuthStatus>")]
+    pub fn status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        guarded(env, || self.status_object.object(env, self.core.status()))
     }
 
     /// Calls `callback` on every change of the status; returns the unsubscribe function.

@@ -1,0 +1,65 @@
+//! The object `status()` returns: built and frozen once per status change, then handed out
+//! again while the status is unchanged. A UI polling `status()` then costs a comparison of
+//! two Rust values instead of ~20 Node-API writes and string creations, and gets the same
+//! object (`===`) while nothing changed, which is what `useSyncExternalStore`-style stores
+//! and change checks expect. Frozen (with its user, roles and error) because every caller
+//! shares it. Only ever touched on the JS thread that owns the client.
+
+use super::JsAuthStatus;
+use crate::session::AuthStatus;
+use napi::bindgen_prelude::*;
+use std::cell::RefCell;
+
+#[derive(Default)]
+pub struct StatusSnapshot {
+    last: RefCell<Option<(AuthStatus, ObjectRef<false>)>>,
+}
+
+impl StatusSnapshot {
+    /// The JS object for `status`: the last one if it shows the same status, else a new one.
+    pub fn object<'env>(&self, env: &'env Env, status: AuthStatus) -> Result<Object<'env>> {
+        if let Some((shown, object)) = &*self.last.borrow() {
+            if *shown == status {
+                return object.get_value(env);
+            }
+        }
+        let object = frozen(env, status.clone())?;
+        let held = object.create_ref::<false>()?;
+        if let Some((_, previous)) = self.last.replace(Some((status, held))) {
+            previous.unref(env)?;
+        }
+        Ok(object)
+    }
+
+    /// Lets the last object go (the client is being collected).
+    pub fn release(&self, env: &Env) -> Result<()> {
+        match self.last.take() {
+            Some((_, object)) => object.unref(env),
+            None => Ok(()),
+        }
+    }
+}
+
+fn frozen(env: &Env, status: AuthStatus) -> Result<Object<'_>> {
+    let has_user = status.user.is_some();
+    let has_error = status.last_error.is_some();
+    // SAFETY: `env` is the live env of this call, and the value is the object just built.
+    let mut object = unsafe {
+        Object::from_raw(
+            env.raw(),
+            JsAuthStatus::to_napi_value(env.raw(), status.into())?,
+        )
+    };
+    if has_user {
+        let mut user: Object = object.get_named_property("user")?;
+        if let Some(mut roles) = user.get::<Object>("roles")? {
+            roles.freeze()?;
+        }
+        user.freeze()?;
+    }
+    if has_error {
+        object.get_named_property::<Object>("lastError")?.freeze()?;
+    }
+    object.freeze()?;
+    Ok(object)
+}
