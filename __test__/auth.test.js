@@ -401,6 +401,10 @@ test.describe('events and secrets', () => {
     const again = client.status()
     assert.notEqual(again, valid)
     assert.deepEqual(again, signedOut)
+    await rejection(client.login({ email: ref.server.user.email, password: 'not-the-password' }))
+    const failed = client.status()
+    assert.equal(failed.lastError.code, 'E_INVALID_CREDENTIALS')
+    assert.ok(Object.isFrozen(failed.lastError))
   })
 
   test('algorithms that are never accepted are warned about once, when the client is first used', async () => {
