@@ -92,13 +92,17 @@ test("logout is answered by Flask-Security's own view and ends the server sessio
   )
 })
 
-test('signing in again while signed in starts a new session (Flask-Security refuses a login from a signed-in one)', async () => {
+test('signing in again while signed in starts a new session and ends the one it replaces (Flask-Security refuses a login from a signed-in one)', async () => {
   const { client } = await signedIn()
   const again = await client.login(ref.server.users.admin)
   assert.equal(again.user.email, 'admin@example.com')
+  assert.equal((await ref.server.state()).live_sessions, 1, "the demo user's session ended at the server")
   assert.equal((await rejection(client.login({ email: 'demo@example.com', password: 'nope' }))).code, 'E_INVALID_CREDENTIALS')
   assert.equal(client.status().user.email, 'admin@example.com', 'a failed login keeps the session there was')
   assert.notEqual(await client.refreshJwtToken(), null, 'and that session still works')
+  assert.equal((await ref.server.state()).live_sessions, 1)
+  await client.logout()
+  assert.equal((await ref.server.state()).live_sessions, 0, 'no session is left live at the server')
 })
 
 test('50 concurrent callers on an expired JWT cause one token request', async () => {

@@ -429,6 +429,12 @@ impl HttpApi {
         talk.forget();
         let outcome = self.sign_in_at(talk, email, password, remember).await;
         if outcome.is_ok() {
+            if !self.session.cookies.is_empty() {
+                // The session this login replaces is ended at the API first: dropping its
+                // cookie alone would leave it live there until it expires. Best effort, as
+                // every logout; the new session is already in hand, so nothing is lost.
+                let _ = self.post_logout().await;
+            }
             self.session.cookies.replace(talk.cookies.snapshot());
             *self.session.csrf_token.lock() = talk.csrf_token.lock().take();
         }
