@@ -21,6 +21,8 @@ export interface ApiFetchInit {
   headers?: Headers | [string, string][] | Record<string, string>
   /** Not with `GET` or `HEAD`. A string without a `Content-Type` goes as `text/plain;charset=UTF-8`. */
   body?: string | ArrayBuffer | Uint8Array | null
+  /** Aborts the call: it rejects with `E_ABORTED`, named `AbortError` (or `TimeoutError`), `cause` the reason. */
+  signal?: AbortSignal | null
 }
 
 /**
@@ -149,7 +151,7 @@ export interface AuthClientOptions {
  * The stable code of every rejection (docs/API.md). The Electron glue adds
  * `E_FORBIDDEN_SENDER` on its side.
  */
-export type AuthErrorCode = 'E_CONFIG' | 'E_INSECURE_URL' | 'E_UNTRUSTED_ORIGIN' | 'E_INVALID_CREDENTIALS' | 'E_CSRF' | 'E_LOGIN_REQUIRED' | 'E_NETWORK' | 'E_TIMEOUT' | 'E_SERVER' | 'E_BAD_RESPONSE' | 'E_TOKEN_INVALID' | 'E_STORAGE' | 'E_INVALID_ARGUMENT' | 'E_INTERNAL'
+export type AuthErrorCode = 'E_CONFIG' | 'E_INSECURE_URL' | 'E_UNTRUSTED_ORIGIN' | 'E_INVALID_CREDENTIALS' | 'E_CSRF' | 'E_LOGIN_REQUIRED' | 'E_NETWORK' | 'E_TIMEOUT' | 'E_SERVER' | 'E_BAD_RESPONSE' | 'E_TOKEN_INVALID' | 'E_STORAGE' | 'E_INVALID_ARGUMENT' | 'E_ABORTED' | 'E_INTERNAL'
 
 export interface AuthErrorInfo {
   code: AuthErrorCode

@@ -5,6 +5,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
+const { getEventListeners } = require('node:events')
 const { useReferenceServer, newClient, rejection, sleep, FLASK_SECURITY, signedInToFlaskSecurity } = require('./helpers/client')
 
 const ref = useReferenceServer({ csrf: true })
@@ -147,6 +148,7 @@ test('what the client sets itself, bad methods and bad bodies are E_INVALID_ARGU
     ['/api/x', { method: 'GET', body: 'forged-body' }],
     ['/api/x', { method: 'POST', body: { forged: 'object' } }],
     ['/api/x', { headers: 'forged-header-string' }],
+    ['/api/x', { signal: { forged: 'signal' } }],
     [42, undefined],
   ]
   for (const [input, init] of cases) {
@@ -155,4 +157,46 @@ test('what the client sets itself, bad methods and bad bodies are E_INVALID_ARGU
     assert.doesNotMatch(error.message, /forged/)
   }
   assert.equal((await ref.server.counters()).app, before.app)
+})
+
+test('init.signal aborts as fetch does: nothing sent when already aborted, the request dropped in flight, the session kept', async () => {
+  const { client } = await signedIn()
+  const before = await ref.server.counters()
+
+  const early = new AbortController()
+  early.abort()
+  const refused = await rejection(client.apiFetch('/api/mcp/tools/cherry-studio-agent', { signal: early.signal }))
+  assert.equal(refused.name, 'AbortError')
+  assert.equal(refused.code, 'E_ABORTED')
+  assert.equal(refused.cause, early.signal.reason, 'the reason rides along as cause')
+  assert.equal((await ref.server.counters()).app, before.app, 'aborted before it was sent: nothing reached the API')
+
+  await ref.server.fault({ endpoint: 'app', delayMs: 3000 })
+  const late = new AbortController()
+  const inFlight = client.apiFetch('/api/mcp/tools/cherry-studio-agent', { signal: late.signal })
+  await sleep(200)
+  const startedAbort = Date.now()
+  late.abort()
+  const dropped = await rejection(inFlight)
+  assert.equal(dropped.code, 'E_ABORTED')
+  assert.ok(Date.now() - startedAbort < 1000, 'the call ends at the abort, not when the API answers')
+  assert.equal((await ref.server.counters()).app, before.app + 1)
+  assert.equal(client.status().state, 'valid', 'an abort says nothing about the session')
+  assert.equal(client.status().lastError, null)
+
+  await ref.server.fault({ endpoint: 'app', delayMs: 3000 })
+  const timedOut = await rejection(client.apiFetch('/api/mcp/tools/cherry-studio-agent', { signal: AbortSignal.timeout(200) }))
+  assert.equal(timedOut.name, 'TimeoutError', "named after AbortSignal.timeout()'s reason, as fetch does")
+  assert.equal(timedOut.code, 'E_ABORTED')
+  await ref.server.clearFaults()
+
+  // One controller for many calls: each call stops listening when it settles.
+  const shared = new AbortController()
+  for (let i = 0; i < 3; i++) {
+    const response = await client.apiFetch('/api/mcp/tools/cherry-studio-agent', { signal: shared.signal })
+    assert.equal(response.status, 200)
+  }
+  assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'no listener left on a long-lived signal')
+  shared.abort()
+  assert.equal((await client.apiFetch('/api/mcp/tools/cherry-studio-agent')).status, 200)
 })

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     /// A method was called with an argument of the wrong type (the message names it).
     #[napi(value = "E_INVALID_ARGUMENT")]
     InvalidArgument,
+    /// The caller cancelled the call (`apiFetch`'s `init.signal`).
+    #[napi(value = "E_ABORTED")]
+    Aborted,
     #[napi(value = "E_INTERNAL")]
     Internal,
 }
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::TokenInvalid => "E_TOKEN_INVALID",
             ErrorCode::Storage => "E_STORAGE",
             ErrorCode::InvalidArgument => "E_INVALID_ARGUMENT",
+            ErrorCode::Aborted => "E_ABORTED",
             ErrorCode::Internal => "E_INTERNAL",
         }
     }

@@ -21,4 +21,6 @@ export interface ApiFetchInit {
   headers?: Headers | [string, string][] | Record<string, string>
   /** Not with `GET` or `HEAD`. A string without a `Content-Type` goes as `text/plain;charset=UTF-8`. */
   body?: string | ArrayBuffer | Uint8Array | null
+  /** Aborts the call: it rejects with `E_ABORTED`, named `AbortError` (or `TimeoutError`), `cause` the reason. */
+  signal?: AbortSignal | null
 }

@@ -50,6 +50,7 @@ async function agentConfig(): Promise<unknown> {
     method: 'POST',
     headers: [['content-type', 'application/json']],
     body: JSON.stringify({}),
+    signal: AbortSignal.timeout(5000),
   })
   return response.json()
 }

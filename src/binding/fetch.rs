@@ -1,10 +1,11 @@
 //! `apiFetch()` in JS terms: its `(input, init)` read into the core's `AppFetch` (a subset
-//! of fetch's: `method`, `headers`, `body`), and the answer made a WHATWG `Response`.
+//! of fetch's: `method`, `headers`, `body`, `signal`), and the answer made a WHATWG
+//! `Response`.
 
-use super::args;
+use super::{args, coded_error, js_error};
 use crate::api::AppResponse;
 use crate::errors::{AuthError, ErrorCode};
-use crate::session::AppFetch;
+use crate::session::{AbortHandle, AppFetch};
 use napi::bindgen_prelude::*;
 
 type Checked<T> = std::result::Result<T, AuthError>;
@@ -129,16 +130,94 @@ fn body(value: Unknown) -> Checked<Vec<u8>> {
     Err(invalid(WHAT))
 }
 
-/// Reads `(input, init)`; any other field of `init` is not used (see docs/API.md).
-pub fn app_fetch(env: &Env, input: &Unknown, init: Option<Unknown>) -> Checked<AppFetch> {
+/// `addEventListener` / `removeEventListener` of an `EventTarget`, called with a listener.
+type EventListenerMethod<'env> =
+    Function<'env, FnArgs<(&'static str, Function<'env, (), ()>)>, Unknown<'env>>;
+
+/// `init.signal`, listened to for the call: its `abort` event aborts the core's request.
+/// The listener is removed when the call settles, so a long-lived signal (one controller for
+/// many requests) does not collect them.
+pub struct SignalWatch {
+    signal: ObjectRef<false>,
+    listener: FunctionRef<(), ()>,
+}
+
+impl SignalWatch {
+    fn start(env: &Env, signal: Object, abort: AbortHandle) -> Result<SignalWatch> {
+        // A signal aborted already sends no more `abort` events.
+        if signal.get::<bool>("aborted")? == Some(true) {
+            abort.abort();
+        }
+        let listener: Function<(), ()> = env.create_function_from_closure("abort", move |_| {
+            abort.abort();
+            Ok(())
+        })?;
+        let add: EventListenerMethod = signal.get_named_property("addEventListener")?;
+        add.apply(signal, FnArgs::from(("abort", listener)))?;
+        Ok(SignalWatch {
+            signal: signal.create_ref()?,
+            listener: listener.create_ref()?,
+        })
+    }
+
+    /// Stops listening; the signal's `reason` when it was aborted.
+    fn finish<'env>(self, env: &'env Env) -> Result<Option<Unknown<'env>>> {
+        let signal = self.signal.get_value(env)?;
+        self.signal.unref(env)?;
+        let remove: EventListenerMethod = signal.get_named_property("removeEventListener")?;
+        remove.apply(
+            signal,
+            FnArgs::from(("abort", self.listener.borrow_back(env)?)),
+        )?;
+        Ok(if signal.get::<bool>("aborted")? == Some(true) {
+            signal.get::<Unknown>("reason")?
+        } else {
+            None
+        })
+    }
+}
+
+/// `init.signal`: an `AbortSignal`, or absent.
+fn signal<'env>(init: &Object<'env>) -> Checked<Option<Object<'env>>> {
+    const WHAT: &str = "apiFetch() init.signal must be an AbortSignal";
+    let Some(value) = present(init.get::<Unknown>("signal").ok().flatten()) else {
+        return Ok(None);
+    };
+    if kind(&value) != ValueType::Object {
+        return Err(invalid(WHAT));
+    }
+    // SAFETY: checked to be an object just above.
+    let signal = unsafe { value.cast::<Object>() }.map_err(|_| invalid(WHAT))?;
+    let is_signal = signal.get::<bool>("aborted").ok().flatten().is_some()
+        && signal
+            .get::<Function<(), ()>>("addEventListener")
+            .ok()
+            .flatten()
+            .is_some();
+    is_signal
+        .then_some(Some(signal))
+        .ok_or_else(|| invalid(WHAT))
+}
+
+/// Reads `(input, init)`; any other field of `init` is not used (see docs/API.md). With a
+/// `signal`, the watch to hand to `settled`.
+pub fn app_fetch(
+    env: &Env,
+    input: &Unknown,
+    init: Option<Unknown>,
+) -> Checked<(AppFetch, Option<SignalWatch>)> {
     let target = target(input)?;
     let Some(init) = present(init) else {
-        return Ok(AppFetch {
-            target,
-            method: None,
-            headers: Vec::new(),
-            body: None,
-        });
+        return Ok((
+            AppFetch {
+                target,
+                method: None,
+                headers: Vec::new(),
+                body: None,
+                abort: None,
+            },
+            None,
+        ));
     };
     if kind(&init) != ValueType::Object {
         return Err(invalid("apiFetch() init must be an object"));
@@ -176,12 +255,65 @@ pub fn app_fetch(env: &Env, input: &Unknown, init: Option<Unknown>) -> Checked<A
         }
         None => None,
     };
-    Ok(AppFetch {
-        target,
-        method,
-        headers,
-        body,
-    })
+    let (abort, watch) = match signal(&init)? {
+        Some(signal) => {
+            let abort = AbortHandle::default();
+            let watch = SignalWatch::start(env, signal, abort.clone())
+                .map_err(|_| invalid("apiFetch() could not listen to init.signal"))?;
+            (Some(abort), Some(watch))
+        }
+        None => (None, None),
+    };
+    Ok((
+        AppFetch {
+            target,
+            method,
+            headers,
+            body,
+            abort,
+        },
+        watch,
+    ))
+}
+
+/// What an `apiFetch()` promise settles with: the `Response`, or its error. Aborted, the
+/// error is named as fetch names it (`AbortError`, or the reason's `TimeoutError`) and
+/// carries the signal's reason as `cause`.
+pub fn settled<'env>(
+    env: &'env Env,
+    outcome: Checked<AppResponse>,
+    signal: Option<SignalWatch>,
+) -> Result<Unknown<'env>> {
+    let reason = match signal {
+        Some(watch) => watch.finish(env)?,
+        None => None,
+    };
+    match outcome {
+        Ok(answer) => response(env, answer),
+        Err(err) if err.code == ErrorCode::Aborted => Err(aborted(env, &err, reason)),
+        Err(err) => Err(js_error(env, err)),
+    }
+}
+
+fn aborted(env: &Env, err: &AuthError, reason: Option<Unknown>) -> Error {
+    let build = || -> Result<Error> {
+        let mut error = coded_error(env, err)?;
+        let reason_name = reason
+            .filter(|reason| kind(reason) == ValueType::Object)
+            // SAFETY: checked to be an object just above.
+            .and_then(|reason| unsafe { reason.cast::<Object>() }.ok())
+            .and_then(|reason| reason.get::<String>("name").ok().flatten());
+        let name = match reason_name.as_deref() {
+            Some("TimeoutError") => "TimeoutError",
+            _ => "AbortError",
+        };
+        error.set_named_property("name", name)?;
+        if let Some(reason) = reason {
+            error.set_named_property("cause", reason)?;
+        }
+        Ok(Error::from(error.to_unknown()))
+    };
+    build().unwrap_or_else(|failure| failure)
 }
 
 /// Statuses whose `Response` may not have a body (the constructor throws otherwise).
@@ -190,7 +322,7 @@ fn is_null_body_status(status: u16) -> bool {
 }
 
 /// The answer as a WHATWG `Response` of this JS realm, its body already read.
-pub fn response<'env>(env: &'env Env, answer: AppResponse) -> Result<Unknown<'env>> {
+fn response<'env>(env: &'env Env, answer: AppResponse) -> Result<Unknown<'env>> {
     let global = env.get_global()?;
     let response_class: Function<FnArgs<(Unknown, Object)>, Unknown> =
         global.get_named_property("Response")?;

@@ -30,13 +30,17 @@ use std::sync::Arc;
 
 /// Turns a core error into a JS `Error` with the contract's stable `code`.
 pub(crate) fn js_error(env: &Env, err: AuthError) -> Error {
-    let build = || -> Result<Error> {
-        // "E_CODE: message": the code survives a host that re-wraps the error by message.
-        let mut error = env.create_error(Error::from_reason(err.to_string()))?;
-        error.set_named_property("code", err.code.as_str())?;
-        Ok(Error::from(error.to_unknown()))
-    };
-    build().unwrap_or_else(|failure| failure)
+    coded_error(env, &err)
+        .map(|error| Error::from(error.to_unknown()))
+        .unwrap_or_else(|failure| failure)
+}
+
+/// The JS `Error` for `err`, to throw as it is or with more properties.
+pub(crate) fn coded_error<'env>(env: &'env Env, err: &AuthError) -> Result<Object<'env>> {
+    // "E_CODE: message": the code survives a host that re-wraps the error by message.
+    let mut error = env.create_error(Error::from_reason(err.to_string()))?;
+    error.set_named_property("code", err.code.as_str())?;
+    Ok(error)
 }
 
 /// Runs a synchronous entry point; a panic in it becomes an `E_INTERNAL` error for JS
@@ -483,12 +487,15 @@ impl AuthClient {
         init: Option<Unknown<'env>>,
     ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
         guarded(env, || {
-            let request = fetch::app_fetch(env, &input, init);
+            let (request, signal) = match fetch::app_fetch(env, &input, init) {
+                Ok((request, signal)) => (Ok(request), signal),
+                Err(err) => (Err(err), None),
+            };
             let core = self.core.clone();
             settle_with(
                 env,
                 async move { core.api_fetch(request?).await },
-                |env, outcome| fetch::response(env, outcome.map_err(|err| js_error(env, err))?),
+                |env, outcome| fetch::settled(env, outcome, signal),
             )
         })
     }

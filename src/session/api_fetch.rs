@@ -4,9 +4,10 @@
 use super::state::Generation;
 use super::AuthCore;
 use crate::api::{api_url, AppRequest, AppResponse};
-use crate::errors::{AuthError, Result};
+use crate::errors::{AuthError, ErrorCode, Result};
 use std::future::Future;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// What the caller asked for, as the JS options carried it.
 pub struct AppFetch {
@@ -14,6 +15,29 @@ pub struct AppFetch {
     pub method: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// Cancels the request (fetch's `signal`).
+    pub abort: Option<AbortHandle>,
+}
+
+/// Cancels one `api_fetch` from outside: once aborted, the request is dropped wherever it is
+/// and the call ends with `E_ABORTED`; aborted before it is sent, nothing is sent. What the
+/// session does with an answer already received (a 401 ending it) is never cut short.
+#[derive(Clone, Default)]
+pub struct AbortHandle(Arc<Notify>);
+
+impl AbortHandle {
+    pub fn abort(&self) {
+        // One waiter at most; a permit stored before it waits is seen when it does.
+        self.0.notify_one();
+    }
+
+    async fn aborted(&self) -> AuthError {
+        self.0.notified().await;
+        AuthError::new(
+            ErrorCode::Aborted,
+            "the API request was aborted by its signal",
+        )
+    }
 }
 
 impl AuthCore {
@@ -27,11 +51,20 @@ impl AuthCore {
             AppRequest::new(url, fetch.method.as_deref(), fetch.headers, fetch.body)
         });
         let generation = self.state.lock().active_generation();
+        let fetch_abort = fetch.abort;
         let core = self.clone();
         async move {
             let request = request?;
             let generation = generation?;
-            let response = core.api.send(&request).await?;
+            let sending = core.api.send(&request);
+            let response = match &fetch_abort {
+                Some(abort) => tokio::select! {
+                    biased;
+                    err = abort.aborted() => return Err(err),
+                    response = sending => response?,
+                },
+                None => sending.await?,
+            };
             if response.status == 401 {
                 let err = AuthError::login_required(format!(
                     "the API answered 401 to {} {}: it no longer recognises this session; sign in again",

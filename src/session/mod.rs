@@ -28,7 +28,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use api_fetch::AppFetch;
+pub use api_fetch::{AbortHandle, AppFetch};
 pub use state::{AuthStatus, State};
 #[cfg(test)]
 pub use token_cache::COARSE_CLOCK_MARGIN_MS;

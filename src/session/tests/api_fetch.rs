@@ -1,7 +1,7 @@
 //! `apiFetch()`: only with a session, and a 401 ends it as a refused token request does.
 
 use super::*;
-use crate::session::{AppFetch, State};
+use crate::session::{AbortHandle, AppFetch, State};
 
 fn get(target: &str) -> AppFetch {
     AppFetch {
@@ -9,6 +9,7 @@ fn get(target: &str) -> AppFetch {
         method: None,
         headers: Vec::new(),
         body: None,
+        abort: None,
     }
 }
 
@@ -76,4 +77,42 @@ async fn a_refresh_in_flight_when_a_401_ends_the_session_brings_no_token_back() 
     assert_eq!(h.core.status().state, State::LoginRequired);
     assert!(h.core.stored_token().is_none());
     assert!(h.store.record().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_ends_the_call_in_flight_and_leaves_the_session_alone() {
+    let h = Harness::signed_in().await;
+    h.api.hold(Call::App);
+    let abort = AbortHandle::default();
+    let fetching = h.core.api_fetch(AppFetch {
+        abort: Some(abort.clone()),
+        ..get("/api/slow")
+    });
+    let fetching = tokio::spawn(fetching);
+    settle().await;
+    assert_eq!(h.api.count(Call::App), 1, "the request is out");
+    abort.abort();
+    let err = fetching.await.unwrap().err().unwrap();
+    assert_eq!(err.code, ErrorCode::Aborted);
+    assert_eq!(h.core.status().state, State::Valid);
+    assert!(h.core.status().last_error.is_none());
+    h.api.release(Call::App);
+}
+
+#[tokio::test(start_paused = true)]
+async fn aborted_before_it_is_sent_nothing_is_sent() {
+    let h = Harness::signed_in().await;
+    let abort = AbortHandle::default();
+    abort.abort();
+    let err = h
+        .core
+        .api_fetch(AppFetch {
+            abort: Some(abort),
+            ..get("/api/x")
+        })
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code, ErrorCode::Aborted);
+    assert_eq!(h.api.count(Call::App), 0);
 }
