@@ -353,6 +353,24 @@ test.describe('logout and restore', () => {
     assert.equal(client.status().state, 'signed-out')
   })
 
+  test('a logout() called right after login() or restore() wins, whichever the runtime runs first', async () => {
+    const client = newClient(ref.server, { account: 'logout-right-after' })
+    const login = rejection(client.login(ref.server.user))
+    await client.logout()
+    assert.equal((await login).code, 'E_LOGIN_REQUIRED')
+    assert.equal(client.status().state, 'signed-out')
+    await client.login(ref.server.user)
+    const later = newClient(ref.server, { account: 'logout-right-after' })
+    const restoring = later.restore()
+    await later.logout()
+    // A restore from the memory store may finish before the next line runs; either way
+    // the logout comes last.
+    await restoring
+    assert.equal(later.status().state, 'signed-out')
+    assert.equal(later.getStoredJwtToken(), null)
+    assert.equal((await newClient(ref.server, { account: 'logout-right-after' }).restore()).state, 'signed-out', 'nothing left stored')
+  })
+
   test('restore in the same process brings the session back without network', async () => {
     const first = await signedInClient(ref.server, { account: 'restore-same-process' })
     const token = first.getStoredJwtToken()

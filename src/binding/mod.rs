@@ -419,16 +419,13 @@ impl AuthClient {
                 "credentials",
                 ErrorCode::InvalidArgument,
             );
-            settle(
-                env,
-                async move {
-                    let credentials = credentials?;
-                    let password = Secret::new(credentials.password);
-                    let remember = credentials.remember.unwrap_or(true);
-                    core.login(&credentials.email, password, remember).await
-                },
-                JsAuthStatus::from,
-            )
+            // Called now, so a `logout()` after this call abandons it.
+            let signing_in = credentials.map(|credentials| {
+                let password = Secret::new(credentials.password);
+                let remember = credentials.remember.unwrap_or(true);
+                core.login(&credentials.email, password, remember)
+            });
+            settle(env, async move { signing_in?.await }, JsAuthStatus::from)
         })
     }
 
@@ -448,7 +445,7 @@ impl AuthClient {
         let core = self.core.clone();
         guarded(env, || {
             self.pending_token.forget(env);
-            settle(env, async move { core.restore().await }, JsAuthStatus::from)
+            settle(env, core.restore(), JsAuthStatus::from)
         })
     }
 

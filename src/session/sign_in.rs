@@ -1,7 +1,10 @@
 //! Login, logout and restore. Each holds the storage lane (`persist.rs`) for its whole
-//! course, so they take effect one at a time in the order they were called, and none of
-//! them interleaves with a refresh's save. Logout wins: it signs out in memory at once
-//! (a login it overtakes is abandoned), then waits its turn for the effects.
+//! course, so they take effect one at a time, and none of them interleaves with a
+//! refresh's save. The binding spawns them onto a multi-threaded runtime, which may poll
+//! them in another order than they were called, so what each yields to is decided when it
+//! is called: logout wins (it signs out in memory at once, and a login or restore called
+//! before it is abandoned), a restore yields to a login or logout called after it, and a
+//! login replaces a session restored meanwhile.
 
 use super::persist::InLane;
 use super::state::{Generation, Usable};
@@ -30,8 +33,24 @@ fn abandoned() -> AuthError {
 }
 
 impl AuthCore {
-    pub async fn login(
+    /// Signs in. What it races with is decided when called, not when the future first runs:
+    /// a `logout()` called after it abandons it, in whatever order the runtime polls the two;
+    /// a session restored meanwhile is replaced.
+    pub fn login(
         self: &Arc<Self>,
+        email: &str,
+        password: Secret,
+        remember: bool,
+    ) -> impl Future<Output = Result<AuthStatus>> + Send + 'static {
+        let started_in = self.generation();
+        let core = self.clone();
+        let email = email.to_owned();
+        async move { core.login_in(started_in, &email, password, remember).await }
+    }
+
+    async fn login_in(
+        self: &Arc<Self>,
+        started_in: Generation,
         email: &str,
         password: Secret,
         remember: bool,
@@ -43,10 +62,8 @@ impl AuthCore {
             ));
         }
         self.report_config();
-        // Decided now: a logout called from here on abandons this login.
-        let started_in = self.generation();
         let lane = self.persist.enter().await;
-        if self.generation() != started_in {
+        if self.state.lock().signed_out_since(started_in) {
             return Err(abandoned());
         }
         self.logger.debug("signing in", &[]);
@@ -60,7 +77,7 @@ impl AuthCore {
             }
         };
         // A logout waiting for the lane ends the API session of this login; nothing else.
-        if self.generation() != started_in {
+        if self.state.lock().signed_out_since(started_in) {
             return Err(abandoned());
         }
         let user_id = user.id.clone();
@@ -172,9 +189,24 @@ impl AuthCore {
 
     /// Brings back a stored session. A stored token that still verifies (with the stored
     /// keys) needs no network; an expired one is refreshed with the stored session cookie.
-    pub async fn restore(self: &Arc<Self>) -> Result<AuthStatus> {
+    /// As `login`, decided when called: a `login()` or `logout()` called after it takes
+    /// over, and it brings nothing back.
+    pub fn restore(self: &Arc<Self>) -> impl Future<Output = Result<AuthStatus>> + Send + 'static {
+        let started_in = self.generation();
+        let core = self.clone();
+        async move { core.restore_in(started_in).await }
+    }
+
+    async fn restore_in(self: &Arc<Self>, started_in: Generation) -> Result<AuthStatus> {
         self.report_config();
         let lane = self.persist.enter().await;
+        if self.generation() != started_in {
+            self.logger.debug(
+                "a later sign-in or sign-out has taken over; nothing restored",
+                &[],
+            );
+            return Ok(self.status());
+        }
         let Some(stored) = self.persist.load(&lane, &self.logger).await? else {
             self.logger.debug("no stored session", &[]);
             return Ok(self.status());

@@ -90,6 +90,8 @@ pub struct SessionState {
     /// Whether this session is written to the store (`remember`).
     pub remember: bool,
     pub generation: Generation,
+    /// The generation the last sign-out started.
+    pub signed_out_in: Generation,
 }
 
 /// What a finished refresh did to the state.
@@ -116,6 +118,7 @@ impl Default for SessionState {
             last_error: None,
             remember: false,
             generation: Generation(0),
+            signed_out_in: Generation(0),
         }
     }
 }
@@ -147,6 +150,7 @@ impl SessionState {
             user,
             remember,
             generation: self.generation,
+            signed_out_in: self.signed_out_in,
             ..SessionState::default()
         };
         self.next_generation()
@@ -160,7 +164,14 @@ impl SessionState {
             generation: self.generation,
             ..SessionState::default()
         };
-        self.next_generation()
+        self.signed_out_in = self.next_generation();
+        self.signed_out_in
+    }
+
+    /// Whether a sign-out happened after `generation` (a login begun then is abandoned; a
+    /// sign-in meanwhile, a restore's, is one it simply replaces).
+    pub fn signed_out_since(&self, generation: Generation) -> bool {
+        self.signed_out_in > generation
     }
 
     /// A failed sign-in leaves the session as it was and says why.

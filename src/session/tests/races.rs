@@ -155,3 +155,52 @@ async fn logout_signs_out_when_called_not_when_first_polled() {
     logging_out.await.unwrap();
     assert_eq!(h.api.count(Call::Logout), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_logout_called_after_a_login_wins_before_either_future_runs() {
+    let h = Harness::new();
+    let login = h.core.login("demo@example.com", Secret::new("pw"), true);
+    let logout = h.core.logout();
+    // The runtime may run them in either order; polling the login first is the hard one.
+    let err = login.await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::LoginRequired);
+    logout.await.unwrap();
+    assert_eq!(h.core.status().state, State::SignedOut);
+    assert!(h.store.record().is_none());
+    assert_eq!(h.api.count(Call::Login), 0, "nothing was sent for it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_logout_called_after_a_restore_wins_before_either_future_runs() {
+    let first_run = Harness::signed_in().await;
+    let h = first_run.next_run();
+    drop(first_run);
+    let restoring = h.core.restore();
+    let logout = h.core.logout();
+    assert_eq!(restoring.await.unwrap().state, State::SignedOut);
+    logout.await.unwrap();
+    assert_eq!(h.core.status().state, State::SignedOut);
+    assert!(h.core.stored_token().is_none());
+    assert!(
+        h.store.record().is_none(),
+        "the logout cleared the stored session"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restore_that_runs_before_a_login_called_earlier_is_replaced_not_abandoning_it() {
+    let first_run = Harness::signed_in().await;
+    let h = first_run.next_run();
+    drop(first_run);
+    let logins = h.api.count(Call::Login);
+    let login = h.core.login("demo@example.com", Secret::new("pw"), true);
+    let restoring = h.core.restore();
+    // Polled in the other order than called, as a multi-threaded runtime may.
+    assert_eq!(restoring.await.unwrap().state, State::Valid);
+    assert_eq!(
+        login.await.unwrap().state,
+        State::Valid,
+        "the login goes on"
+    );
+    assert_eq!(h.api.count(Call::Login), logins + 1);
+}
