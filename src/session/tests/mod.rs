@@ -409,6 +409,12 @@ impl Harness {
         Self::with_parts(config, api, store, clock)
     }
 
+    /// A later run of the app after one that signed in and ended: a session stored, none
+    /// in memory yet.
+    pub async fn after_a_signed_in_run() -> Harness {
+        Harness::signed_in().await.next_run()
+    }
+
     /// Another client (a later run of the app) over the same API, store and clock.
     pub fn next_run(&self) -> Harness {
         Self::with_parts(

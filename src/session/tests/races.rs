@@ -116,9 +116,7 @@ async fn logout_during_a_login_abandons_the_login_and_ends_its_api_session() {
 
 #[tokio::test(start_paused = true)]
 async fn restore_with_an_expired_token_refreshes_with_the_stored_cookie() {
-    let first_run = Harness::signed_in().await;
-    let h = first_run.next_run();
-    drop(first_run);
+    let h = Harness::after_a_signed_in_run().await;
     h.clock.jump(Duration::from_secs(7200));
     let before = h.api.token_requests();
     let status = h.core.restore().await.unwrap();
@@ -172,9 +170,7 @@ async fn a_logout_called_after_a_login_wins_before_either_future_runs() {
 
 #[tokio::test(start_paused = true)]
 async fn a_logout_called_after_a_restore_wins_before_either_future_runs() {
-    let first_run = Harness::signed_in().await;
-    let h = first_run.next_run();
-    drop(first_run);
+    let h = Harness::after_a_signed_in_run().await;
     let restoring = h.core.restore();
     let logout = h.core.logout();
     assert_eq!(restoring.await.unwrap().state, State::SignedOut);
@@ -189,9 +185,7 @@ async fn a_logout_called_after_a_restore_wins_before_either_future_runs() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restore_that_runs_before_a_login_called_earlier_is_replaced_not_abandoning_it() {
-    let first_run = Harness::signed_in().await;
-    let h = first_run.next_run();
-    drop(first_run);
+    let h = Harness::after_a_signed_in_run().await;
     let logins = h.api.count(Call::Login);
     let login = h.core.login("demo@example.com", Secret::new("pw"), true);
     let restoring = h.core.restore();
