@@ -7,8 +7,8 @@
 // The login → status → token → logout sequence across separate processes needs a
 // persistent credential store (a Secret Service on Linux). It runs wherever a login with
 // the default keyring storage is stored persistently, and is skipped with the reason
-// elsewhere, unless SYMBIOTE_KEYRING_TESTS=1 (or the CI's SYMBIOTE_AUTH_REQUIRE_KEYRING=1)
-// makes a missing store a failure.
+// elsewhere, unless SYMBIOTE_AUTH_REQUIRE_KEYRING=1 (as in CI, and as for every other
+// credential-store test) makes a missing store a failure.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -23,7 +23,7 @@ const { closedPortUrl } = require('./helpers/client')
 const CLI = path.join(__dirname, '..', 'cli.js')
 const KEYRING_SERVICE = `symbiote-auth-cli-test-${process.pid}`
 // Either variable makes the cross-process test fail instead of skip without a persistent store.
-const KEYRING_REQUIRED = process.env.SYMBIOTE_KEYRING_TESTS === '1' || process.env.SYMBIOTE_AUTH_REQUIRE_KEYRING === '1'
+const KEYRING_REQUIRED = process.env.SYMBIOTE_AUTH_REQUIRE_KEYRING === '1'
 const CHECK_ORDER = [
   'URL scheme',
   'reachability and TLS',
@@ -296,7 +296,7 @@ test.describe('commands', () => {
     const { ok, status: signedIn, error } = JSON.parse(login.stdout)
     if (!KEYRING_REQUIRED && (error?.code === 'E_STORAGE' || (ok && !signedIn.persistent))) {
       t.skip(
-        `no persistent credential store here (${error ? error.message : 'the login was kept in memory only'}); SYMBIOTE_KEYRING_TESTS=1 makes this a failure`
+        `no persistent credential store here (${error ? error.message : 'the login was kept in memory only'}); SYMBIOTE_AUTH_REQUIRE_KEYRING=1 makes this a failure`
       )
       return
     }
