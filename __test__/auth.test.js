@@ -371,6 +371,27 @@ test.describe('logout and restore', () => {
     assert.equal((await newClient(ref.server, { account: 'logout-right-after' }).restore()).state, 'signed-out', 'nothing left stored')
   })
 
+  test('restore() then logout(), 300 times: the logout wins every time', async () => {
+    // A store that keeps the one session whatever is cleared, so every round restores it.
+    let record = null
+    const keeper = { load: () => record, save: (saved) => (record = saved), clear: () => {} }
+    const options = { storage: keeper, account: 'restore-then-logout' }
+    await signedInClient(ref.server, options)
+    assert.equal((await newClient(ref.server, options).restore()).state, 'valid', 'each round has a session to restore')
+    for (let round = 0; round < 300; round++) {
+      const later = newClient(ref.server, options)
+      const restoring = later.restore()
+      // 0-200 µs on this thread first: the restore (on a worker) has not begun, has passed
+      // its first check, or waits for the store's answer, which needs this thread.
+      const until = process.hrtime.bigint() + BigInt(Math.floor(Math.random() * 200_000))
+      while (process.hrtime.bigint() < until) {}
+      await later.logout()
+      await restoring
+      assert.equal(later.status().state, 'signed-out', `round ${round}`)
+      assert.equal(later.getStoredJwtToken(), null, `round ${round}`)
+    }
+  })
+
   test('restore in the same process brings the session back without network', async () => {
     const first = await signedInClient(ref.server, { account: 'restore-same-process' })
     const token = first.getStoredJwtToken()

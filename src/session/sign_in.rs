@@ -76,13 +76,13 @@ impl AuthCore {
                 return Err(err);
             }
         };
-        // A logout waiting for the lane ends the API session of this login; nothing else.
-        if self.state.lock().signed_out_since(started_in) {
-            return Err(abandoned());
-        }
         let user_id = user.id.clone();
-        let generation =
-            self.change_quietly(|state| state.sign_in(Some(token), Some(user), remember));
+        // A logout waiting for the lane ends the API session of this login; nothing else.
+        let Some(generation) = self.change_quietly(|state| {
+            state.sign_in_unless_signed_out_since(started_in, token, user, remember)
+        }) else {
+            return Err(abandoned());
+        };
         if remember {
             self.store_new_session(&lane, generation).await?;
         } else {
@@ -201,11 +201,7 @@ impl AuthCore {
         self.report_config();
         let lane = self.persist.enter().await;
         if self.generation() != started_in {
-            self.logger.debug(
-                "a later sign-in or sign-out has taken over; nothing restored",
-                &[],
-            );
-            return Ok(self.status());
+            return Ok(self.restore_overtaken());
         }
         let Some(stored) = self.persist.load(&lane, &self.logger).await? else {
             self.logger.debug("no stored session", &[]);
@@ -245,8 +241,18 @@ impl AuthCore {
             self.persist.clear(&lane).await?;
             return Ok(self.status());
         }
-        self.api.resume_session(record.cookies);
-        self.change(|state| state.sign_in(token, record.user, true));
+        // Checked again with the change itself: a `logout()` called on the JS thread while
+        // this read the store (this runs on a worker) wins.
+        let restored = self.change(|state| {
+            let restored = state.restore_if_still(started_in, token, record.user);
+            if restored.is_some() {
+                self.api.resume_session(record.cookies);
+            }
+            restored
+        });
+        if restored.is_none() {
+            return Ok(self.restore_overtaken());
+        }
         drop(lane);
         self.logger.info("restored the stored session", &[]);
         self.scheduler.wake();
@@ -262,5 +268,14 @@ impl AuthCore {
             }
         }
         Ok(self.status())
+    }
+
+    /// A `login()` or `logout()` called after `restore()` took over: nothing is restored.
+    fn restore_overtaken(&self) -> AuthStatus {
+        self.logger.debug(
+            "a later sign-in or sign-out has taken over; nothing restored",
+            &[],
+        );
+        self.status()
     }
 }

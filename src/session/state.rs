@@ -156,6 +156,36 @@ impl SessionState {
         self.next_generation()
     }
 
+    /// A login begun in `started_in` takes over, unless a sign-out came since (then it is
+    /// abandoned: `None`). Checked and applied under the one lock, so a `logout()` called on
+    /// another thread cannot slip between the check and the change.
+    pub fn sign_in_unless_signed_out_since(
+        &mut self,
+        started_in: Generation,
+        token: Arc<CurrentToken>,
+        user: User,
+        remember: bool,
+    ) -> Option<Generation> {
+        if self.signed_out_since(started_in) {
+            return None;
+        }
+        Some(self.sign_in(Some(token), Some(user), remember))
+    }
+
+    /// A restore begun in `started_in` brings its session back only if nothing signed in
+    /// or out since (`None` otherwise), under the same lock as the check.
+    pub fn restore_if_still(
+        &mut self,
+        started_in: Generation,
+        token: Option<Arc<CurrentToken>>,
+        user: Option<User>,
+    ) -> Option<Generation> {
+        if self.generation != started_in {
+            return None;
+        }
+        Some(self.sign_in(token, user, true))
+    }
+
     /// Forgets the session in memory and starts a new generation, so whatever the old one
     /// still has in flight is discarded when it finishes.
     pub fn sign_out(&mut self, last_error: Option<AuthError>) -> Generation {

@@ -325,6 +325,15 @@ pub struct TestStore {
     record: Mutex<Option<Secret>>,
     saves_begun: Mutex<usize>,
     hold: Mutex<Option<watch::Sender<bool>>>,
+    hold_loads: Mutex<Option<watch::Sender<bool>>>,
+}
+
+/// Waits while `gate` holds a gate that is not yet open.
+async fn pass_gate(gate: &Mutex<Option<watch::Sender<bool>>>) {
+    let held = gate.lock().as_ref().map(|gate| gate.subscribe());
+    if let Some(mut open) = held {
+        let _ = open.wait_for(|open| *open).await;
+    }
 }
 
 impl TestStore {
@@ -345,20 +354,32 @@ impl TestStore {
             gate.send_replace(true);
         }
     }
+
+    /// Loads from now on wait (the read is under way) until `release_loads`.
+    pub fn hold_loads(&self) {
+        *self.hold_loads.lock() = Some(watch::channel(false).0);
+    }
+
+    pub fn release_loads(&self) {
+        if let Some(gate) = self.hold_loads.lock().take() {
+            gate.send_replace(true);
+        }
+    }
 }
 
 impl SessionStore for TestStore {
     fn load(&self) -> StoreFuture<'_, Option<Secret>> {
-        Box::pin(async move { Ok(self.record()) })
+        Box::pin(async move {
+            let record = self.record();
+            pass_gate(&self.hold_loads).await;
+            Ok(record)
+        })
     }
 
     fn save(&self, record: Secret) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             *self.saves_begun.lock() += 1;
-            let held = self.hold.lock().as_ref().map(|gate| gate.subscribe());
-            if let Some(mut open) = held {
-                let _ = open.wait_for(|open| *open).await;
-            }
+            pass_gate(&self.hold).await;
             *self.record.lock() = Some(record);
             Ok(())
         })

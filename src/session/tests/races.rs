@@ -198,3 +198,21 @@ async fn a_restore_that_runs_before_a_login_called_earlier_is_replaced_not_aband
     );
     assert_eq!(h.api.count(Call::Login), logins + 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_logout_called_while_a_restore_reads_the_store_wins() {
+    let h = Harness::after_a_signed_in_run().await;
+    h.store.hold_loads();
+    let core = h.core.clone();
+    // The restore runs first (as a worker thread may): past its first check, reading.
+    let restoring = tokio::spawn(async move { core.restore().await });
+    settle().await;
+    let logout = h.core.logout();
+    h.store.release_loads();
+    assert_eq!(restoring.await.unwrap().unwrap().state, State::SignedOut);
+    logout.await.unwrap();
+    assert_eq!(h.core.status().state, State::SignedOut);
+    assert!(h.core.stored_token().is_none());
+    assert!(!h.api.has_session(), "the stored cookies were not taken up");
+    assert!(h.store.record().is_none());
+}
