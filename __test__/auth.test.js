@@ -63,6 +63,26 @@ test.describe('login', () => {
     assert.deepEqual([counters.login, counters.token, counters.jwks], [1, 1, 1])
   })
 
+  for (const [status, code] of [
+    [503, 'E_SERVER'],
+    [403, 'E_LOGIN_REQUIRED'],
+  ]) {
+    test(`a second login whose token step answers ${status} changes nothing: status, token, cookie, API session`, async () => {
+      const client = await signedInClient(ref.server)
+      const token = client.getStoredJwtToken()
+      const whoAmI = async () => (await (await client.apiFetch('/api/user/status')).json()).user?.email
+      assert.equal(await whoAmI(), 'demo@example.com')
+      await ref.server.fault({ endpoint: 'token', status })
+      const error = await rejection(client.login({ email: 'admin@example.com', password: 'admin-password' }))
+      assert.equal(error.code, code)
+      assert.equal(client.status().state, 'valid')
+      assert.equal(client.status().user.email, 'demo@example.com')
+      assert.equal(client.getStoredJwtToken(), token)
+      assert.equal(await whoAmI(), 'demo@example.com', 'apiFetch() still goes out as the user signed in')
+      assert.ok(client.isJwtTokenValid(await client.refreshJwtToken()), 'and that session still works at the API')
+    })
+  }
+
   test('a wrong password is E_INVALID_CREDENTIALS and leaves the client signed out', async () => {
     const client = newClient(ref.server)
     const error = await rejection(client.login({ email: ref.server.user.email, password: 'wrong-password' }))

@@ -2,8 +2,8 @@
 //! contract's error codes; nothing from a response body is ever copied into a message.
 
 use super::{
-    parse_token_response, ApiFuture, AppRequest, AppResponse, Endpoint, FlaskApi, Reply,
-    TokenAnswer, User, MAX_BODY_BYTES,
+    parse_token_response, ApiFuture, ApiSession, AppRequest, AppResponse, Endpoint, FlaskApi,
+    Reply, TokenAnswer, User, MAX_BODY_BYTES,
 };
 use crate::config::{check_transport, is_loopback, Config, Endpoints, ProxySetting};
 use crate::cookies::{CookieJar, StoredCookie};
@@ -417,8 +417,8 @@ impl HttpApi {
         Ok(true)
     }
 
-    /// Signs in within the sign-in conversation, whose session becomes the current one only
-    /// when the API accepted the login. The password is only ever in the request body.
+    /// Signs in within the sign-in conversation, which becomes the current session only
+    /// when `adopt_pending_session` says so. The password is only ever in the request body.
     async fn post_login(
         &self,
         email: &str,
@@ -427,19 +427,14 @@ impl HttpApi {
     ) -> Result<Option<User>> {
         let talk = &self.sign_in;
         talk.forget();
-        let outcome = self.sign_in_at(talk, email, password, remember).await;
-        if outcome.is_ok() {
-            if !self.session.cookies.is_empty() {
-                // The session this login replaces is ended at the API first: dropping its
-                // cookie alone would leave it live there until it expires. Best effort, as
-                // every logout; the new session is already in hand, so nothing is lost.
-                let _ = self.post_logout().await;
-            }
-            self.session.cookies.replace(talk.cookies.snapshot());
-            *self.session.csrf_token.lock() = talk.csrf_token.lock().take();
+        self.sign_in_at(talk, email, password, remember).await
+    }
+
+    fn conversation(&self, session: ApiSession) -> &Conversation {
+        match session {
+            ApiSession::Current => &self.session,
+            ApiSession::Pending => &self.sign_in,
         }
-        talk.forget();
-        outcome
     }
 
     async fn sign_in_at(
@@ -482,12 +477,13 @@ impl HttpApi {
         }
     }
 
-    async fn get_user_status(&self) -> Result<Option<User>> {
+    async fn get_user_status(&self, session: ApiSession) -> Result<Option<User>> {
+        let talk = self.conversation(session);
         let reply = self
             .exchange(
-                &self.session,
+                talk,
                 Endpoint::Status,
-                self.session.request(Method::GET, &self.endpoints.status),
+                talk.request(Method::GET, &self.endpoints.status),
             )
             .await?;
         match reply.status.as_u16() {
@@ -503,12 +499,11 @@ impl HttpApi {
         }
     }
 
-    async fn post_token(&self) -> Result<TokenAnswer> {
+    async fn post_token(&self, session: ApiSession) -> Result<TokenAnswer> {
+        let talk = self.conversation(session);
         let reply = self
-            .post_with_csrf(&self.session, Endpoint::Token, || {
-                Ok(self
-                    .session
-                    .post_json(&self.endpoints.token, b"{}".to_vec()))
+            .post_with_csrf(talk, Endpoint::Token, || {
+                Ok(talk.post_json(&self.endpoints.token, b"{}".to_vec()))
             })
             .await?;
         match reply.status.as_u16() {
@@ -615,12 +610,11 @@ impl HttpApi {
         })
     }
 
-    async fn post_logout(&self) -> Result<()> {
+    async fn post_logout(&self, session: ApiSession) -> Result<()> {
+        let talk = self.conversation(session);
         let reply = self
-            .post_with_csrf(&self.session, Endpoint::Logout, || {
-                Ok(self
-                    .session
-                    .post_json(&self.endpoints.logout, b"{}".to_vec()))
+            .post_with_csrf(talk, Endpoint::Logout, || {
+                Ok(talk.post_json(&self.endpoints.logout, b"{}".to_vec()))
             })
             .await?;
         if reply.is_csrf_refusal() {
@@ -643,12 +637,12 @@ impl FlaskApi for HttpApi {
         Box::pin(self.post_login(email, password, remember))
     }
 
-    fn user_status(&self) -> ApiFuture<'_, Option<User>> {
-        Box::pin(self.get_user_status())
+    fn user_status(&self, session: ApiSession) -> ApiFuture<'_, Option<User>> {
+        Box::pin(self.get_user_status(session))
     }
 
-    fn issue_token(&self) -> ApiFuture<'_, TokenAnswer> {
-        Box::pin(self.post_token())
+    fn issue_token(&self, session: ApiSession) -> ApiFuture<'_, TokenAnswer> {
+        Box::pin(self.post_token(session))
     }
 
     fn refresh_token<'a>(&'a self, current: &'a Secret) -> ApiFuture<'a, Option<TokenAnswer>> {
@@ -659,8 +653,8 @@ impl FlaskApi for HttpApi {
         Box::pin(self.get_jwks())
     }
 
-    fn logout(&self) -> ApiFuture<'_, ()> {
-        Box::pin(self.post_logout())
+    fn logout(&self, session: ApiSession) -> ApiFuture<'_, ()> {
+        Box::pin(self.post_logout(session))
     }
 
     fn send<'a>(&'a self, request: &'a AppRequest) -> ApiFuture<'a, AppResponse> {
@@ -683,6 +677,18 @@ impl FlaskApi for HttpApi {
 
     fn forget_session(&self) {
         self.session.forget();
+    }
+
+    fn adopt_pending_session(&self) {
+        self.session
+            .cookies
+            .replace(self.sign_in.cookies.snapshot());
+        *self.session.csrf_token.lock() = self.sign_in.csrf_token.lock().take();
+        self.sign_in.forget();
+    }
+
+    fn forget_pending_session(&self) {
+        self.sign_in.forget();
     }
 
     fn set_proxy(&self, proxy: &ProxySetting) -> Result<()> {

@@ -102,14 +102,23 @@ impl Endpoint {
     }
 }
 
+/// Which of the client's sessions at the API a call belongs to: the signed-in one, or the
+/// one a `login()` is making, which takes over only once the whole sign-in succeeded (a
+/// failed login keeps the session there was, cookies included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiSession {
+    Current,
+    Pending,
+}
+
 pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 /// The API calls the session makes, and the session credentials (cookies, CSRF token) the
 /// client keeps for the API's origin. Every error is one of the contract's codes with a
 /// message of ours.
 pub trait FlaskApi: Send + Sync {
-    /// `POST paths.login` (after a CSRF token when `paths.csrf` is set); the user when the
-    /// answer names one.
+    /// `POST paths.login` (after a CSRF token when `paths.csrf` is set) in the pending
+    /// session; the user when the answer names one.
     fn login<'a>(
         &'a self,
         email: &'a str,
@@ -117,14 +126,14 @@ pub trait FlaskApi: Send + Sync {
         remember: bool,
     ) -> ApiFuture<'a, Option<User>>;
     /// `GET paths.status`: `None` when the server does not know the session.
-    fn user_status(&self) -> ApiFuture<'_, Option<User>>;
+    fn user_status(&self, session: ApiSession) -> ApiFuture<'_, Option<User>>;
     /// `POST paths.token` with the session cookie; `E_LOGIN_REQUIRED` when the session ended.
-    fn issue_token(&self) -> ApiFuture<'_, TokenAnswer>;
+    fn issue_token(&self, session: ApiSession) -> ApiFuture<'_, TokenAnswer>;
     /// `POST paths.refresh` with `current` as bearer; `None` when no refresh path is set.
     fn refresh_token<'a>(&'a self, current: &'a Secret) -> ApiFuture<'a, Option<TokenAnswer>>;
     fn fetch_jwks(&self) -> ApiFuture<'_, KeySet>;
     /// `POST paths.logout` with the session cookie.
-    fn logout(&self) -> ApiFuture<'_, ()>;
+    fn logout(&self, session: ApiSession) -> ApiFuture<'_, ()>;
     /// `apiFetch()`: the app's own request with the session cookie (and the CSRF token on
     /// a method that changes something). Whatever the status, it is the caller's answer.
     fn send<'a>(&'a self, request: &'a AppRequest) -> ApiFuture<'a, AppResponse>;
@@ -136,6 +145,10 @@ pub trait FlaskApi: Send + Sync {
     fn has_session(&self) -> bool;
     /// Forgets the session cookies and the CSRF token.
     fn forget_session(&self);
+    /// The pending session becomes the current one (its cookies and CSRF token).
+    fn adopt_pending_session(&self);
+    /// Drops the pending session's cookies and CSRF token.
+    fn forget_pending_session(&self);
     /// Reaches the API as `proxy` says from the next request on.
     fn set_proxy(&self, proxy: &ProxySetting) -> Result<()>;
 }

@@ -7,7 +7,7 @@
 use super::state::RefreshCommit;
 use super::token_cache::CurrentToken;
 use super::AuthCore;
-use crate::api::TokenAnswer;
+use crate::api::{ApiSession, TokenAnswer};
 use crate::errors::{catch_panic_async, AuthError, ErrorCode, Result};
 use crate::secret::Secret;
 use parking_lot::Mutex;
@@ -282,7 +282,9 @@ impl AuthCore {
                 None => {}
             }
         }
-        let token = self.verify_answer(self.api.issue_token().await?).await?;
+        let token = self
+            .verify_answer(self.api.issue_token(ApiSession::Current).await?)
+            .await?;
         match current {
             Some(current) => same_user(current, token),
             None => Ok(token),

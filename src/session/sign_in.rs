@@ -10,7 +10,7 @@ use super::persist::InLane;
 use super::state::{Generation, Usable};
 use super::token_cache::CurrentToken;
 use super::AuthCore;
-use crate::api::User;
+use crate::api::{ApiSession, User};
 use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwt::Claims;
 use crate::secret::Secret;
@@ -76,11 +76,34 @@ impl AuthCore {
                 return Err(err);
             }
         };
-        let user_id = user.id.clone();
         // A logout waiting for the lane ends the API session of this login; nothing else.
+        if self.state.lock().signed_out_since(started_in) {
+            self.end_pending_session().await;
+            return Err(abandoned());
+        }
+        if self.api.has_session() {
+            // The session this login replaces is ended at the API first: dropping its cookie
+            // alone would leave it live there until it expires. Best effort, as every logout;
+            // the new session is already in hand, so nothing is lost.
+            if let Err(err) = self.api.logout(ApiSession::Current).await {
+                self.logger.debug(
+                    "could not end the replaced session at the API",
+                    &[("code", err.code.as_str())],
+                );
+            }
+        }
+        let user_id = user.id.clone();
+        // The new session's state and cookies take over together, under the one lock, and
+        // only if no logout was called meanwhile (that one may run on another thread).
         let Some(generation) = self.change_quietly(|state| {
-            state.sign_in_unless_signed_out_since(started_in, token, user, remember)
+            let generation =
+                state.sign_in_unless_signed_out_since(started_in, token, user, remember);
+            if generation.is_some() {
+                self.api.adopt_pending_session();
+            }
+            generation
         }) else {
+            self.end_pending_session().await;
             return Err(abandoned());
         };
         if remember {
@@ -108,25 +131,59 @@ impl AuthCore {
         Ok(self.status())
     }
 
-    /// Login, token and user at the API; nothing of the session changes here.
+    /// Login, token and user at the API, in the pending session; nothing of the current
+    /// session changes here. A sign-in that fails after the API accepted the password ends
+    /// its half-made session there (best effort) and drops its cookies.
     async fn sign_in_at_api(
         &self,
         email: &str,
         password: Secret,
         remember: bool,
     ) -> Result<(Arc<CurrentToken>, User)> {
-        let user = self.api.login(email, &password, remember).await?;
+        let user = match self.api.login(email, &password, remember).await {
+            Ok(user) => user,
+            Err(err) => {
+                self.api.forget_pending_session();
+                return Err(err);
+            }
+        };
         drop(password);
-        let token = self.verify_answer(self.api.issue_token().await?).await?;
+        let completed = self.complete_sign_in(user).await;
+        if completed.is_err() {
+            self.end_pending_session().await;
+        }
+        completed
+    }
+
+    /// The token and the user of a sign-in the API accepted.
+    async fn complete_sign_in(&self, user: Option<User>) -> Result<(Arc<CurrentToken>, User)> {
+        let answer = self.api.issue_token(ApiSession::Pending).await?;
+        let token = self.verify_answer(answer).await?;
         let user = match user {
             Some(user) => Some(user),
-            None => self.api.user_status().await.ok().flatten(),
+            None => self
+                .api
+                .user_status(ApiSession::Pending)
+                .await
+                .ok()
+                .flatten(),
         }
         .or_else(|| user_from_claims(&token.claims))
         .ok_or_else(|| {
             AuthError::bad_response("the API did not say which user signed in (no user in the login or status answer, no sub in the JWT)")
         })?;
         Ok((token, user))
+    }
+
+    /// Ends the session a sign-in made at the API and drops its cookies: it is never used.
+    async fn end_pending_session(&self) {
+        if let Err(err) = self.api.logout(ApiSession::Pending).await {
+            self.logger.debug(
+                "could not end the abandoned sign-in's session at the API",
+                &[("code", err.code.as_str())],
+            );
+        }
+        self.api.forget_pending_session();
     }
 
     /// Stores a session just signed in. With the credential store unavailable, either the
@@ -144,7 +201,7 @@ impl AuthCore {
             return Ok(());
         }
         self.change(|state| state.sign_out(Some(err.clone())));
-        if let Err(logout) = self.api.logout().await {
+        if let Err(logout) = self.api.logout(ApiSession::Current).await {
             self.logger.debug(
                 "could not end the unstored session at the API",
                 &[("code", logout.code.as_str())],
@@ -174,7 +231,7 @@ impl AuthCore {
             return Ok(());
         }
         if self.api.has_session() {
-            if let Err(err) = self.api.logout().await {
+            if let Err(err) = self.api.logout(ApiSession::Current).await {
                 self.logger.info(
                     "the API did not confirm the logout; the local session is wiped anyway",
                     &[("code", err.code.as_str())],

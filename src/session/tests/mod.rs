@@ -8,9 +8,12 @@ mod races;
 mod refresh;
 mod reporting;
 mod scheduler;
+mod sign_in;
 
 use super::AuthCore;
-use crate::api::{ApiFuture, AppRequest, AppResponse, FlaskApi, IssuedToken, TokenAnswer, User};
+use crate::api::{
+    ApiFuture, ApiSession, AppRequest, AppResponse, FlaskApi, IssuedToken, TokenAnswer, User,
+};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigInput};
 use crate::cookies::StoredCookie;
@@ -20,7 +23,7 @@ use crate::secret::Secret;
 use crate::storage::{SessionStore, StoreFuture};
 use crate::test_keys;
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,18 +77,21 @@ enum Fault {
 
 /// A Flask API in memory: issues real JWTs, counts and timestamps every call, fails or
 /// holds calls on demand. Holding a call parks it until `release`, so a test decides
-/// exactly what overlaps.
+/// exactly what overlaps. It knows which sessions are alive, and the client's two cookie
+/// jars (the current session's and a sign-in's) as `HttpApi` keeps them.
 pub struct MemoryApi {
     clock: Arc<TestClock>,
     pub lifetime_secs: AtomicI64,
     /// The `sub` of the tokens it issues.
     pub subject: Mutex<String>,
-    session_alive: Mutex<bool>,
+    alive: Mutex<HashSet<u32>>,
     cookies: Mutex<Vec<StoredCookie>>,
+    pending_cookies: Mutex<Vec<StoredCookie>>,
     calls: Mutex<Vec<(Call, Instant)>>,
     faults: Mutex<HashMap<Call, VecDeque<Fault>>>,
     holds: Mutex<HashMap<Call, watch::Sender<bool>>>,
     next_session: Mutex<u32>,
+    renewals: Mutex<u32>,
     issued: AtomicI64,
 }
 
@@ -95,12 +101,14 @@ impl MemoryApi {
             clock,
             lifetime_secs: AtomicI64::new(600),
             subject: Mutex::new("1".into()),
-            session_alive: Mutex::new(false),
+            alive: Mutex::new(HashSet::new()),
             cookies: Mutex::new(Vec::new()),
+            pending_cookies: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
             faults: Mutex::new(HashMap::new()),
             holds: Mutex::new(HashMap::new()),
             next_session: Mutex::new(0),
+            renewals: Mutex::new(0),
             issued: AtomicI64::new(0),
         })
     }
@@ -164,9 +172,38 @@ impl MemoryApi {
         }
     }
 
-    /// The API forgets the session (as when it expires server-side): token calls get 401.
+    /// The API forgets every session (as when they expire server-side): token calls get 401.
     pub fn end_session(&self) {
-        *self.session_alive.lock() = false;
+        self.alive.lock().clear();
+    }
+
+    /// How many sessions the API holds alive.
+    pub fn live_sessions(&self) -> usize {
+        self.alive.lock().len()
+    }
+
+    fn jar(&self, session: ApiSession) -> &Mutex<Vec<StoredCookie>> {
+        match session {
+            ApiSession::Current => &self.cookies,
+            ApiSession::Pending => &self.pending_cookies,
+        }
+    }
+
+    /// The API session the cookie in `session`'s jar names.
+    fn session_in(&self, session: ApiSession) -> Option<u32> {
+        let jar = self.jar(session).lock();
+        let value = jar.first()?.value.expose().to_string();
+        value
+            .strip_prefix("cookie-value-")?
+            .split('-')
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    fn is_alive(&self, session: ApiSession) -> bool {
+        self.session_in(session)
+            .is_some_and(|id| self.alive.lock().contains(&id))
     }
 
     /// One call: counted, failed if a fault is queued, answered by `serve` (the server
@@ -175,6 +212,7 @@ impl MemoryApi {
     async fn call<T>(
         &self,
         call: Call,
+        session: ApiSession,
         serve: impl FnOnce() -> Result<(T, Option<StoredCookie>)>,
     ) -> Result<T> {
         self.calls.lock().push((call, Instant::now()));
@@ -193,17 +231,18 @@ impl MemoryApi {
         }
         let (answer, cookie) = served?;
         if let Some(cookie) = cookie {
-            *self.cookies.lock() = vec![cookie];
+            *self.jar(session).lock() = vec![cookie];
         }
         Ok(answer)
     }
 
-    fn session_cookie(&self) -> StoredCookie {
-        let mut session = self.next_session.lock();
-        *session += 1;
+    /// A cookie for API session `id`; each is a new value, as Flask renews it.
+    fn session_cookie(&self, id: u32) -> StoredCookie {
+        let mut renewal = self.renewals.lock();
+        *renewal += 1;
         StoredCookie {
             name: "session".into(),
-            value: Secret::new(format!("cookie-value-{session}")),
+            value: Secret::new(format!("cookie-value-{id}-{renewal}")),
             path: "/".into(),
             secure: false,
             expires_at: None,
@@ -211,12 +250,12 @@ impl MemoryApi {
     }
 
     /// A token answer; like Flask, it also renews the session cookie.
-    fn answer(&self) -> Result<(TokenAnswer, Option<StoredCookie>)> {
-        if !*self.session_alive.lock() {
+    fn answer(&self, session: ApiSession) -> Result<(TokenAnswer, Option<StoredCookie>)> {
+        let Some(id) = self.session_in(session).filter(|_| self.is_alive(session)) else {
             return Err(AuthError::login_required(
                 "the API no longer recognises this session; sign in again",
             ));
-        }
+        };
         let answer = TokenAnswer {
             issued: IssuedToken {
                 access_token: Secret::new(self.mint()),
@@ -224,7 +263,7 @@ impl MemoryApi {
             },
             server_date: None,
         };
-        Ok((answer, Some(self.session_cookie())))
+        Ok((answer, Some(self.session_cookie(id))))
     }
 }
 
@@ -235,55 +274,67 @@ impl FlaskApi for MemoryApi {
         password: &'a Secret,
         _remember: bool,
     ) -> ApiFuture<'a, Option<User>> {
-        Box::pin(self.call(Call::Login, move || {
+        Box::pin(self.call(Call::Login, ApiSession::Pending, move || {
             if password.expose() != "pw" {
                 return Err(AuthError::new(
                     ErrorCode::InvalidCredentials,
                     "the API refused the email or password",
                 ));
             }
-            *self.session_alive.lock() = true;
+            let id = {
+                let mut next = self.next_session.lock();
+                *next += 1;
+                *next
+            };
+            self.alive.lock().insert(id);
             let user = User {
                 id: "1".into(),
                 email: "demo@example.com".into(),
                 display_name: None,
                 roles: None,
             };
-            Ok((Some(user), Some(self.session_cookie())))
+            Ok((Some(user), Some(self.session_cookie(id))))
         }))
     }
 
-    fn user_status(&self) -> ApiFuture<'_, Option<User>> {
+    fn user_status(&self, _session: ApiSession) -> ApiFuture<'_, Option<User>> {
         Box::pin(async { Ok(None) })
     }
 
-    fn issue_token(&self) -> ApiFuture<'_, TokenAnswer> {
-        Box::pin(self.call(Call::Token, || self.answer()))
+    fn issue_token(&self, session: ApiSession) -> ApiFuture<'_, TokenAnswer> {
+        Box::pin(self.call(Call::Token, session, move || self.answer(session)))
     }
 
     fn refresh_token<'a>(&'a self, _current: &'a Secret) -> ApiFuture<'a, Option<TokenAnswer>> {
-        Box::pin(self.call(Call::Refresh, || {
-            self.answer().map(|(answer, cookie)| (Some(answer), cookie))
+        Box::pin(self.call(Call::Refresh, ApiSession::Current, || {
+            self.answer(ApiSession::Current)
+                .map(|(answer, cookie)| (Some(answer), cookie))
         }))
     }
 
     fn fetch_jwks(&self) -> ApiFuture<'_, KeySet> {
-        Box::pin(self.call(Call::Jwks, || {
+        Box::pin(self.call(Call::Jwks, ApiSession::Current, || {
             Ok((parse_jwks(Self::jwks().as_bytes())?, None))
         }))
     }
 
-    fn logout(&self) -> ApiFuture<'_, ()> {
-        Box::pin(self.call(Call::Logout, || {
-            *self.session_alive.lock() = false;
+    fn logout(&self, session: ApiSession) -> ApiFuture<'_, ()> {
+        Box::pin(self.call(Call::Logout, session, move || {
+            if let Some(id) = self.session_in(session) {
+                self.alive.lock().remove(&id);
+            }
             Ok(((), None))
         }))
     }
 
     /// 200 with the path as body while the API knows the session, 401 after.
     fn send<'a>(&'a self, request: &'a AppRequest) -> ApiFuture<'a, AppResponse> {
-        Box::pin(self.call(Call::App, move || {
-            let status = if *self.session_alive.lock() { 200 } else { 401 };
+        Box::pin(self.call(Call::App, ApiSession::Current, move || {
+            let status = if self.is_alive(ApiSession::Current) {
+                200
+            } else {
+                401
+            };
             let body = request.url.path().as_bytes().to_vec();
             Ok((
                 AppResponse {
@@ -310,6 +361,14 @@ impl FlaskApi for MemoryApi {
 
     fn forget_session(&self) {
         self.cookies.lock().clear();
+    }
+
+    fn adopt_pending_session(&self) {
+        *self.cookies.lock() = std::mem::take(&mut *self.pending_cookies.lock());
+    }
+
+    fn forget_pending_session(&self) {
+        self.pending_cookies.lock().clear();
     }
 
     /// There is no network in memory: nothing to route.
