@@ -400,7 +400,8 @@ function transportFailure(error, timeoutMs) {
       'serve a certificate valid for this host name from a trusted CA (a private CA: NODE_EXTRA_CA_CERTS for doctor, the OS trust store for the app)'
     )
   }
-  return new TransportFailure(`request failed (${code || error.message})`, 'check --base-url and the network path to the API')
+  // Only the code: the error's own text may quote the URL.
+  return new TransportFailure(`request failed (${code || 'no error code'})`, 'check --base-url and the network path to the API')
 }
 
 function httpProblem(answer, where, pathOption) {
@@ -428,7 +429,14 @@ function checkUrl(context) {
   try {
     url = new URL(context.options.baseUrl)
   } catch {
-    return fail(`${JSON.stringify(context.options.baseUrl)} is not a URL`, 'pass the API origin, e.g. --base-url https://api.example.com')
+    return fail('--base-url is not a URL', 'pass the API origin, e.g. --base-url https://api.example.com')
+  }
+  if (url.username !== '' || url.password !== '') {
+    // Named, never repeated: it may be a password.
+    return fail(
+      '--base-url contains a user name or password (E_CONFIG)',
+      'drop them from the URL; the account signs in with login, never through the URL'
+    )
   }
   if (url.protocol === 'https:') return pass(`${url.origin} uses https`)
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.test(url.hostname)) {

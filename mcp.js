@@ -291,9 +291,12 @@ function authFetchFor(client, { serverUrl, fetch: baseFetch = globalThis.fetch }
     const request = await replayable(input, init)
     const first = await send(request, token)
     if (first.response.status !== 401 || !first.carriedToken) return first.response
-    await discard(first.response)
     await provider.onUnauthorized(token)
-    return (await send(request, await bearerToken())).response
+    const replacement = await bearerToken()
+    // Kept (it was obtained moments ago because of a 401): the 401 is the answer.
+    if (replacement === token) return first.response
+    await discard(first.response)
+    return (await send(request, replacement)).response
   }
   return { authFetch, provider, cache, bearerToken }
 }
@@ -376,7 +379,7 @@ function legacyTransport(Transport, url, options, { authFetch, provider, cache, 
     } catch (error) {
       if (!isUnauthorized(error)) throw error
       await provider.onUnauthorized(token)
-      await bearerToken()
+      if ((await bearerToken()) === token) throw error
       return send(message, sendOptions)
     }
   }

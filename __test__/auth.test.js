@@ -506,7 +506,8 @@ test.describe('events and secrets', () => {
 
   test('no log record at trace level nor any error message contains the token or password', async () => {
     const password = ref.server.user.password
-    const client = newClient(ref.server, { logLevel: 'trace' })
+    // Forced refreshes unspaced: the second one reaches the API and meets the ended session.
+    const client = newClient(ref.server, { logLevel: 'trace', refreshRetryMinMs: 1, refreshRetryMaxMs: 1 })
     const records = captureLogs(client)
     const messages = []
     messages.push((await rejection(client.login({ email: ref.server.user.email, password: 'wrong-secret-pw' }))).message)

@@ -350,6 +350,16 @@ test.describe('doctor', () => {
   }
   const assertOnlyFailure = (report, label, detail) => assertFailures(report, [label], detail)
 
+  test('a --base-url with a user name and password is refused, and neither is repeated', async () => {
+    for (const command of [['doctor'], ['doctor', '--json'], ['status']]) {
+      const result = await cli([...command, '--base-url', 'http://someone:hunter2@127.0.0.1:9', '--storage', 'memory'])
+      assert.notEqual(result.code, 0)
+      const output = result.stdout + result.stderr
+      assert.match(output, /contains a user name or password/)
+      assert.equal(/hunter2|someone/.test(output), false, output)
+    }
+  })
+
   test('a healthy server passes every check, in order', async () => {
     const report = await doctor()
     assert.equal(report.code, 0, report.stdout)

@@ -214,6 +214,23 @@ test.describe('login, status, restore, logout through IPC', () => {
     assert.match((await rejection(api.refresh())).message, /^E_LOGIN_REQUIRED: /)
   })
 
+  test('refresh() called in a loop for 2 s costs a handful of refreshes, each answer a valid status', async () => {
+    const { openWindow } = setUp()
+    const { api } = openWindow()
+    await api.login({ email: srv.user.email, password: srv.user.password })
+    const before = await srv.counters()
+    const deadline = Date.now() + 2000
+    let calls = 0
+    while (Date.now() < deadline) {
+      assert.equal((await api.refresh()).state, 'valid')
+      calls++
+    }
+    const after = await srv.counters()
+    const refreshes = after.refresh + after.token - before.refresh - before.token
+    assert.ok(calls > 50, `${calls} calls`)
+    assert.ok(refreshes >= 1 && refreshes <= 10, `${refreshes} refreshes for ${calls} calls`)
+  })
+
   test('preload errors carry .code when contextBridge is not in the way', async () => {
     const electron = createFakeElectron()
     registerAuthIpc(electron.ipcMain, newClient(), { allowedOrigins: [APP_ORIGIN] })

@@ -132,7 +132,8 @@ test('a token expiring while nobody calls is replaced by itself; notifyResume ma
 })
 
 test('logs at trace level across login, refresh, 401 and logout hold no token, cookie or password', async () => {
-  const client = newClient(ref.server, { logLevel: 'trace' })
+  // Forced refreshes unspaced: each of the three reaches the API.
+  const client = newClient(ref.server, { logLevel: 'trace', refreshRetryMinMs: 1, refreshRetryMaxMs: 1 })
   const records = captureLogs(client)
   await client.login(ref.server.user)
   await client.refreshJwtToken()
@@ -147,4 +148,25 @@ test('logs at trace level across login, refresh, 401 and logout hold no token, c
   assert.equal(text.includes(ref.server.user.password), false)
   // JWTs and Flask session cookies are both base64url JSON, which starts "eyJ".
   assert.equal(/eyJ|session=/.test(text), false)
+})
+
+test('offline after a failed forced refresh comes back to valid by itself once the API answers, one event per change', async () => {
+  const client = await signedInClient(ref.server, { refreshRetryMinMs: 200, refreshRetryMaxMs: 1000 })
+  const states = []
+  client.onStatusChange((status) => states.push(status.state))
+  await ref.server.fault({ endpoint: 'refresh', status: 503, count: -1 })
+  await ref.server.fault({ endpoint: 'token', status: 503, count: -1 })
+  assert.equal((await rejection(client.refreshJwtToken())).code, 'E_SERVER')
+  assert.equal(client.status().state, 'offline')
+  const before = await ref.server.counters()
+  // The token is fresh for 15 minutes, yet the failed refresh is retried in backoff.
+  await sleep(2500)
+  const retried = (await ref.server.counters()).refresh - before.refresh
+  assert.ok(retried >= 2, `${retried} retries in 2.5 s`)
+  assert.equal(client.status().state, 'offline')
+  await ref.server.clearFaults()
+  // The next retry comes within refreshRetryMaxMs (1 s here), with no caller asking.
+  await eventually(() => client.status().state === 'valid', 2500, 'the state to return to valid')
+  const offlineAt = states.indexOf('offline')
+  assert.deepEqual(states.slice(offlineAt), ['offline', 'valid'], `one event per real change: ${states.join(' → ')}`)
 })

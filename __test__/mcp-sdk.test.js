@@ -156,11 +156,32 @@ for (const variant of variants) {
       assert.equal(sent.has(expired), false)
     })
 
+    if (streamable) {
+      test('a server alternating 401 and an empty `retry: 0` event stream on its GET gets ≤ 10 refreshes in 2 s', async (t) => {
+        const authClient = await signedInMcpClient(servers)
+        servers.mcp.setHostileStream(true)
+        const during = await apiRequestsDuring(servers.api, async () => {
+          const mark = servers.mcp.requests.length
+          const { client } = await connect(t, authClient)
+          await sleep(2000)
+          servers.mcp.setHostileStream(false)
+          await client.close()
+          return servers.mcp.requests.slice(mark).filter((r) => r.method === 'GET').length
+        })
+        // Lines that give up on a GET stream refused with 401 meet it once; the others loop.
+        assert.ok(during.result >= 1, 'the hostile stream was met')
+        const refreshes = during.refresh + during.token
+        assert.ok(refreshes <= 10, `${refreshes} token requests at the API in 2 s`)
+      })
+    }
+
     test('signed out: the SDK surfaces E_LOGIN_REQUIRED, and nobody looks for OAuth', async (t) => {
       const error = await rejection(connect(t, mcpClient(servers)))
       if (variant.wiring !== 'authProvider' && !streamable) {
-        // The SSE transport's EventSource turns fetch errors into text: the code survives in the message only.
-        assert.match(error.message, /not signed in/)
+        // Both lines' SSE transports turn a fetch error into text (docs/MCP.md): ours is in the
+        // message, after the SDK's own prefix on 2.x ("SSE error: "), and the code is not ours.
+        assert.match(error.message, /(^|: )E_LOGIN_REQUIRED: not signed in/)
+        assert.notEqual(error.code, 'E_LOGIN_REQUIRED')
       } else {
         assert.equal(error.code, 'E_LOGIN_REQUIRED', `${error.name}: ${error.message}`)
       }

@@ -6,6 +6,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { useReferenceServer, newClient, captureLogs, sleep } = require('./helpers/client')
 const { createStdioAuthTransport } = require('../mcp')
@@ -33,8 +34,9 @@ async function signedIn() {
 }
 
 /** An MCP client over the stdio transport, closed after the test. */
-async function connect(t, sdk, authClient, { env = {} } = {}) {
+async function connect(t, sdk, authClient, { env = {}, ...extra } = {}) {
   const transport = createStdioAuthTransport(authClient, sdk.StdioClientTransport, {
+    ...extra,
     command: process.execPath,
     args: [SERVER],
     // SDK 1.11.4 passes `env` as the child's whole environment (later ones add the defaults).
@@ -46,6 +48,41 @@ async function connect(t, sdk, authClient, { env = {} } = {}) {
   t.after(() => client.close())
   await client.connect(transport)
   return client
+}
+
+const jtiOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url')).jti
+const randomDelay = (maxMs) => sleep(Math.floor(Math.random() * (maxMs + 1)))
+
+/** A file the test children add "<pid> token|none" to; `alive()` lists those still running. */
+function pidLog(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stdio-pids-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'pids')
+  const entries = () =>
+    (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' '))
+  const running = (pid) => {
+    try {
+      process.kill(Number(pid), 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  return {
+    env: { STDIO_TEST_PID_LOG: file },
+    started: (kind) => entries().filter(([, k]) => k === kind).length,
+    aliveWithToken: () => entries().filter(([pid, kind]) => kind === 'token' && running(pid)),
+  }
+}
+
+/** Waits up to `ms` for every process started with a token to be gone. */
+async function tokenProcessesGoneWithin(pids, ms) {
+  const deadline = Date.now() + ms
+  while (pids.aliveWithToken().length > 0 && Date.now() < deadline) await sleep(100)
+  assert.deepEqual(pids.aliveWithToken(), [], `processes started with a token still alive ${ms} ms after sign-out`)
 }
 
 async function call(client, name) {
@@ -174,3 +211,80 @@ test('a remote that is not trusted, or a tokenEnv without {token}, is refused be
     )
   }
 })
+
+for (const [line, sdk] of Object.entries(lines)) {
+  test(`${line}: after refresh-then-logout and logout-then-login, the child that answers holds the newest state (20 rounds, random delays)`, {
+    timeout: 120_000,
+  }, async (t) => {
+    // Forced refreshes unspaced here, so every round's refresh is a new token.
+    const authClient = newClient(ref.server, { refreshRetryMinMs: 1, refreshRetryMaxMs: 10 })
+    await authClient.login(ref.server.user)
+    const client = await connect(t, sdk, authClient, { env: { STDIO_TEST_SLOW_MS: '150' } })
+    for (let round = 0; round < 20; round++) {
+      // A refresh while a request is in flight (its replacement waits), then a sign-out.
+      const slow = call(client, 'slow').catch((error) => error)
+      await randomDelay(50)
+      await authClient.refreshJwtToken()
+      await randomDelay(150)
+      await authClient.logout()
+      const out = await call(client, 'whoami')
+      assert.equal(out.token, null, `round ${round}: a request after logout() was answered by a child holding a token`)
+      await slow
+      // A sign-out, then a sign-in 0-150 ms later.
+      await authClient.login(ref.server.user)
+      await authClient.logout()
+      await randomDelay(150)
+      await authClient.login(ref.server.user)
+      const back = await call(client, 'whoami')
+      assert.equal(back.token, 'verified', `round ${round}: answered without the new session's token`)
+      assert.equal(back.jti, jtiOf(authClient.getStoredJwtToken()), `round ${round}: answered with an older token`)
+    }
+  })
+
+  test(`${line}: a child that ignores SIGTERM is killed; none started with a token outlives the sign-out by 5 s`, {
+    timeout: 120_000,
+  }, async (t) => {
+    const { authClient } = await signedIn()
+    const pids = pidLog(t)
+    const client = await connect(t, sdk, authClient, { env: { ...pids.env, STDIO_TEST_IGNORE_SIGTERM: '1' } })
+    assert.equal((await call(client, 'whoami')).token, 'verified')
+    await authClient.logout()
+    assert.equal((await call(client, 'whoami')).token, null)
+    await tokenProcessesGoneWithin(pids, 5000)
+  })
+
+  test(`${line}: a replacement that never answers the replayed initialize does not hold off the sign-out`, {
+    timeout: 120_000,
+  }, async (t) => {
+    const authClient = newClient(ref.server)
+    const pids = pidLog(t)
+    // Signed out at first: the first child has no token and answers; every child started
+    // with a token never answers.
+    const client = await connect(t, sdk, authClient, {
+      env: { ...pids.env, STDIO_TEST_MUTE_WITH_TOKEN: '1', STDIO_TEST_IGNORE_SIGTERM: '1' },
+    })
+    assert.equal((await call(client, 'whoami')).token, null)
+    await authClient.login(ref.server.user)
+    const queued = call(client, 'whoami')
+    await sleep(300)
+    assert.equal(pids.started('token'), 1, 'the replacement holding the token started')
+    await authClient.logout()
+    assert.equal((await queued).token, null, 'the queued request is answered by the signed-out child')
+    await tokenProcessesGoneWithin(pids, 5000)
+  })
+
+  test(`${line}: a replay unanswered within replayTimeoutMs fails the queued requests with E_TIMEOUT`, { timeout: 120_000 }, async (t) => {
+    const authClient = newClient(ref.server)
+    const pids = pidLog(t)
+    const client = await connect(t, sdk, authClient, { replayTimeoutMs: 500, env: { ...pids.env, STDIO_TEST_MUTE_WITH_TOKEN: '1' } })
+    assert.equal((await call(client, 'whoami')).token, null)
+    await authClient.login(ref.server.user)
+    const error = await call(client, 'whoami').then(
+      () => assert.fail('answered'),
+      (failure) => failure
+    )
+    assert.equal(error.code, 'E_TIMEOUT')
+    assert.match(error.message, /^E_TIMEOUT: /)
+    await tokenProcessesGoneWithin(pids, 5000)
+  })
+}

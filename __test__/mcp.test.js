@@ -266,10 +266,29 @@ test.describe('createMcpAuthProvider', () => {
       assert.deepEqual([during.refresh, during.token], [0, 0], scope)
     }
     for (const scope of ['tokens', 'all']) {
-      const before = client.getStoredJwtToken()
-      assertOneRefresh(await apiRequestsDuring(servers.api, () => provider.invalidateCredentials(scope)))
-      assert.notEqual(client.getStoredJwtToken(), before, scope)
+      // A client of its own each: the token one invalidation obtains is not replaced by the
+      // next within 10 s (docs/SECURITY.md).
+      const own = await signedInMcpClient(servers)
+      const ownProvider = createMcpAuthProvider(own, { serverUrl: servers.mcp.url })
+      const before = own.getStoredJwtToken()
+      assertOneRefresh(await apiRequestsDuring(servers.api, () => ownProvider.invalidateCredentials(scope)))
+      assert.notEqual(own.getStoredJwtToken(), before, scope)
     }
+  })
+
+  test('a refusal of the token a refusal just obtained is passed on: no refresh for 10 s, whatever the wiring says', async () => {
+    const client = await signedInMcpClient(servers)
+    const provider = createMcpAuthProvider(client, { serverUrl: servers.mcp.url })
+    assertOneRefresh(await apiRequestsDuring(servers.api, () => provider.invalidateCredentials('tokens')))
+    const replacement = client.getStoredJwtToken()
+    const during = await apiRequestsDuring(servers.api, async () => {
+      for (let i = 0; i < 50; i++) {
+        await provider.onUnauthorized({ response: new Response(null, { status: 401 }) })
+        await provider.invalidateCredentials('all')
+      }
+    })
+    assert.deepEqual([during.refresh, during.token], [0, 0])
+    assert.equal(client.getStoredJwtToken(), replacement)
   })
 
   test('signed out, onUnauthorized rejects with E_LOGIN_REQUIRED instead of looking for OAuth', async () => {

@@ -153,7 +153,8 @@ impl Config {
             }
             Some(list) => list
                 .iter()
-                .map(|entry| parse_trusted_origin(entry))
+                .enumerate()
+                .map(|(index, entry)| parse_trusted_origin(index, entry))
                 .collect::<Result<Vec<_>>>()?,
         };
         let retry_min_ms = number_option(
@@ -373,8 +374,9 @@ fn parse_base_url(value: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn parse_trusted_origin(value: &str) -> Result<String> {
-    let url = parse_url(value, &format!("trustedOrigins entry {value:?}"))?;
+/// Named by its place in the list, never quoted: an entry may carry a password.
+fn parse_trusted_origin(index: usize, value: &str) -> Result<String> {
+    let url = parse_url(value, &format!("trustedOrigins[{index}]"))?;
     Ok(url.origin().ascii_serialization())
 }
 
@@ -575,6 +577,26 @@ mod tests {
         assert_eq!(code_of(options.clone()), ErrorCode::InsecureUrl);
         options.trusted_origins = Some(vec![]);
         assert_eq!(code_of(options), ErrorCode::Config);
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_repeating_them() {
+        let mut options = input("https://api.example.com");
+        options.trusted_origins = Some(vec![
+            "https://mcp.example.com".into(),
+            "https://user:hunter2@mcp.example.com".into(),
+        ]);
+        let err = Config::from_input(options).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Config);
+        assert!(err
+            .message
+            .contains("trustedOrigins[1] contains a user name or password"));
+        assert!(!err.message.contains("hunter2") && !err.message.contains("user:"));
+        let err = Config::from_input(input("https://user:hunter2@api.example.com")).unwrap_err();
+        assert!(err
+            .message
+            .starts_with("baseUrl contains a user name or password"));
+        assert!(!err.message.contains("hunter2"));
     }
 
     #[test]

@@ -48,10 +48,24 @@ async function startMcpServer({ jwksUrl, jwksCacheMaxAgeMs, host } = {}) {
       return info
     },
   }
+  // While hostile: the GET stream of /mcp alternates a 401 and an empty event stream that
+  // asks for an immediate reconnect (`retry: 0`), as a broken or malicious server may.
+  let hostile = false
+  let refusals = 0
+  app.get('/mcp', (_req, res, next) => {
+    if (!hostile) return next()
+    if (refusals++ % 2 === 0) {
+      return res.status(401).set('WWW-Authenticate', 'Bearer error="invalid_token"').json({ error: 'invalid_token' })
+    }
+    res.status(200).set('Content-Type', 'text/event-stream').end('retry: 0\n\n')
+  })
   const { origin, close } = await listen(app, host)
   app.use(mcpRouter({ verifier, resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp` }))
   return {
     origin,
+    setHostileStream: (on) => {
+      hostile = on
+    },
     url: `${origin}/mcp`,
     sseUrl: `${origin}/sse`,
     requests,
@@ -73,6 +87,7 @@ function useMcpServers() {
     servers.other = await startRecordingServer()
   })
   beforeEach(async () => {
+    servers.mcp.setHostileStream(false)
     await servers.api.reset({ sessions: true })
     servers.mcp.requests.length = 0
     servers.other.requests.length = 0

@@ -3,6 +3,9 @@
 // process, standing in for @remote-mcp/client: like it, it reads HTTP_HEADER_AUTHORIZATION
 // once, at start. Its tools verify that token against the reference API's JWKS
 // (STDIO_TEST_JWKS_URL) at the moment they are called, and say which process they ran in.
+// For the tests of a misbehaving child: STDIO_TEST_PID_LOG names a file each process adds
+// "<pid> token|none" to at start; STDIO_TEST_IGNORE_SIGTERM=1 ignores SIGTERM;
+// STDIO_TEST_MUTE_WITH_TOKEN=1 makes a process started with a token never answer.
 
 const { createRemoteJWKSet, jwtVerify } = require('jose')
 const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js')
@@ -22,6 +25,15 @@ async function whoami() {
   }
 }
 
+if (process.env.STDIO_TEST_PID_LOG) {
+  require('node:fs').appendFileSync(process.env.STDIO_TEST_PID_LOG, `${process.pid} ${token === undefined ? 'none' : 'token'}\n`)
+}
+if (process.env.STDIO_TEST_IGNORE_SIGTERM === '1') {
+  process.on('SIGTERM', () => {})
+  // Stays alive with its input closed too: only SIGKILL ends it.
+  setInterval(() => {}, 60_000)
+}
+
 const server = new McpServer({ name: 'stdio-test', version: '1.0.0' })
 const answer = (value) => ({ content: [{ type: 'text', text: JSON.stringify(value) }] })
 server.registerTool('whoami', { description: 'the token this process was started with, verified now' }, async () => answer(await whoami()))
@@ -29,4 +41,9 @@ server.registerTool('slow', { description: 'whoami, after a pause' }, async () =
   await new Promise((resolve) => setTimeout(resolve, Number(process.env.STDIO_TEST_SLOW_MS ?? 1500)))
   return answer(await whoami())
 })
-server.connect(new StdioServerTransport())
+if (process.env.STDIO_TEST_MUTE_WITH_TOKEN === '1' && token !== undefined) {
+  // Reads its input and never answers; stays alive until killed.
+  process.stdin.resume()
+} else {
+  server.connect(new StdioServerTransport())
+}

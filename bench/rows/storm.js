@@ -18,7 +18,14 @@ const CALLERS = 1000
 async function run({ addon, server, tinybench, log }) {
   const { Bench } = tinybench
   const rounds = amount('BENCH_STORM_ROUNDS', 10, 1)
-  const client = new addon.AuthClient({ baseUrl: server.url, storage: 'memory', account: 'bench-storm' })
+  // Forced refreshes unspaced (refreshRetryMaxMs 1): each round's refreshJwtToken() is a new token.
+  const client = new addon.AuthClient({
+    baseUrl: server.url,
+    storage: 'memory',
+    account: 'bench-storm',
+    refreshRetryMinMs: 1,
+    refreshRetryMaxMs: 1,
+  })
   await client.login(server.user)
 
   const SCHEDULER_FLOOR_MS = 1000

@@ -502,7 +502,7 @@ impl AuthClient {
     pub fn refresh_jwt_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let core = self.core.clone();
         guarded(env, || {
-            settle(env, core.refresh_token(), |token| {
+            settle(env, core.force_refresh(), |token| {
                 token.expose().to_string()
             })
         })

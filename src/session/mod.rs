@@ -44,7 +44,7 @@ use crate::secret::Secret;
 use crate::storage::{SessionRecord, SessionStore, RECORD_VERSION};
 use parking_lot::Mutex;
 use persist::{InLane, Persistence};
-use refresh::{RefreshFlight, TokenWait};
+use refresh::{Cause, RefreshFlight, TokenWait};
 use scheduler::Scheduler;
 use state::{Generation, Phase, SessionState, StatusContext, Usable};
 use std::future::Future;
@@ -243,22 +243,34 @@ impl AuthCore {
                 self.refresh_in_background();
                 TokenWait::Ready(Ok(token.raw.clone()))
             }
-            Usable::NeedsRefresh => self.refresh_after(ticket),
+            Usable::NeedsRefresh => self.refresh_after(ticket, Cause::Due),
             Usable::SignedOut => TokenWait::Ready(Err(state::not_signed_in())),
             Usable::LoginRequired => TokenWait::Ready(Err(state::session_gone())),
         };
         wait.outcome()
     }
 
-    /// Forces a new JWT; callers arriving while one is being fetched share it.
+    /// A new JWT now (the scheduler, restore); callers arriving while one is being fetched
+    /// share it.
     pub fn refresh_token(
         self: &Arc<Self>,
     ) -> impl Future<Output = Result<Secret>> + Send + 'static {
-        self.refresh_after(self.flight.ticket()).outcome()
+        self.refresh_after(self.flight.ticket(), Cause::Due)
+            .outcome()
+    }
+
+    /// `refreshJwtToken()`: a new JWT, unless forced refreshes are being spaced (then the
+    /// current token); callers arriving while one is being fetched share it.
+    pub fn force_refresh(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Result<Secret>> + Send + 'static {
+        self.forced_refresh(self.flight.ticket()).outcome()
     }
 
     /// A server refused `rejected` (or the current token): refresh once, unless the token in
-    /// use is already another one, which then is the answer.
+    /// use is already another one, which then is the answer, or the token was itself just
+    /// obtained because of a refusal (younger than `MIN_REFUSED_TOKEN_AGE`): then it stays,
+    /// and the caller passes the 401 on.
     pub fn replace_rejected_token(
         self: &Arc<Self>,
         rejected: Option<&str>,
@@ -268,7 +280,18 @@ impl AuthCore {
             (Some(rejected), Some(current)) if current.expose() != rejected => {
                 TokenWait::Ready(Ok(current))
             }
-            _ => self.refresh_after(ticket),
+            (_, Some(current))
+                if self
+                    .flight
+                    .is_young_forced_token(&current, tokio::time::Instant::now()) =>
+            {
+                self.logger.debug(
+                    "a server refused a token obtained moments ago because of a refusal; it is kept and the refusal passed on",
+                    &[],
+                );
+                TokenWait::Ready(Ok(current))
+            }
+            _ => self.forced_refresh(ticket),
         };
         wait.outcome()
     }

@@ -4,7 +4,7 @@
 //! takes the outcome of one that finished since it decided it needs one, gets the last
 //! error while a failed refresh backs off, or leads a new flight.
 
-use super::state::RefreshCommit;
+use super::state::{RefreshCommit, Usable};
 use super::token_cache::CurrentToken;
 use super::AuthCore;
 use crate::api::{ApiSession, TokenAnswer};
@@ -25,8 +25,25 @@ type Pending = watch::Receiver<Option<Outcome>>;
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket(u64);
 
+/// A token obtained by a forced refresh is not replaced because a server refused it until
+/// it is this old: the API issued it moments ago, so another one would most likely be
+/// refused too, and a server that keeps answering 401 must not make every client refresh
+/// in a loop. The 401 is passed on as it is meanwhile (docs/SECURITY.md).
+pub const MIN_REFUSED_TOKEN_AGE: Duration = Duration::from_secs(10);
+
+/// Why a flight is wanted: the token is due (expired, in its refresh window, restore), or a
+/// caller forces a new one (a 401, `invalidateCredentials`, `refreshJwtToken()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    Due,
+    Forced,
+}
+
 /// The right and the duty to run a flight: pass it to `finish`.
-pub struct Lead(watch::Sender<Option<Outcome>>);
+pub struct Lead {
+    sender: watch::Sender<Option<Outcome>>,
+    cause: Cause,
+}
 
 pub enum Joined {
     /// The outcome is known already.
@@ -47,6 +64,11 @@ struct Record {
     /// While a failed refresh backs off, no flight starts before this.
     retry_at: Option<Instant>,
     last_success_at: Option<Instant>,
+    /// Forced flights in a row, each spaced after the last as failures back off.
+    forced_in_row: u32,
+    last_forced_at: Option<Instant>,
+    /// The token the last forced flight obtained, and when.
+    forced_token: Option<(Instant, Secret)>,
 }
 
 pub struct RefreshFlight {
@@ -95,7 +117,7 @@ impl RefreshFlight {
         Ticket(self.record.lock().finished)
     }
 
-    pub fn join(&self, ticket: Ticket) -> Joined {
+    pub fn join(&self, ticket: Ticket, cause: Cause) -> Joined {
         let mut record = self.record.lock();
         if let Some(pending) = &record.running {
             // A lead dropped without `finish` (its task was cancelled) leaves no flight.
@@ -118,7 +140,56 @@ impl RefreshFlight {
         }
         let (sender, pending) = watch::channel(None);
         record.running = Some(pending.clone());
-        Joined::Leading(Lead(sender), pending)
+        if cause == Cause::Forced {
+            let now = Instant::now();
+            if self.forced_streak_ended(&record, now) {
+                record.forced_in_row = 0;
+            }
+            record.forced_in_row = record.forced_in_row.saturating_add(1);
+            record.last_forced_at = Some(now);
+        }
+        Joined::Leading(Lead { sender, cause }, pending)
+    }
+
+    /// The spacing after the n-th forced flight in a row: the failure backoff's ceiling.
+    fn forced_spacing(&self, forced_in_row: u32) -> Duration {
+        self.backoff_ceiling(forced_in_row)
+    }
+
+    /// A whole `retry_max` without a forced flight after the spacing ended starts afresh.
+    fn forced_streak_ended(&self, record: &Record, now: Instant) -> bool {
+        record
+            .last_forced_at
+            .is_none_or(|at| now >= at + self.forced_spacing(record.forced_in_row) + self.retry_max)
+    }
+
+    /// Whether a forced refresh is to be answered with the current token now: inside the
+    /// spacing after a forced flight that succeeded, with no flight running (a running one
+    /// is joined; after a failure the backoff of failures applies, with its error).
+    pub fn is_spacing_forced(&self, now: Instant) -> bool {
+        let record = self.record.lock();
+        let running = record
+            .running
+            .as_ref()
+            .is_some_and(|pending| pending.has_changed().is_ok());
+        let succeeded = matches!(record.last, Some(Ok(_)));
+        match record.last_forced_at {
+            Some(at) if record.forced_in_row > 0 && succeeded && !running => {
+                now < at + self.forced_spacing(record.forced_in_row)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `token` was obtained by a forced flight less than `MIN_REFUSED_TOKEN_AGE` ago.
+    pub fn is_young_forced_token(&self, token: &Secret, now: Instant) -> bool {
+        self.record
+            .lock()
+            .forced_token
+            .as_ref()
+            .is_some_and(|(at, forced)| {
+                forced.expose() == token.expose() && now < *at + MIN_REFUSED_TOKEN_AGE
+            })
     }
 
     /// Records the outcome of the flight `lead` ran and hands it to everyone waiting.
@@ -144,13 +215,16 @@ impl RefreshFlight {
                     None
                 }
             };
-            if outcome.is_ok() {
+            if let Ok(token) = &outcome {
                 record.last_success_at = Some(now);
+                if lead.cause == Cause::Forced {
+                    record.forced_token = Some((now, token.clone()));
+                }
             }
             record.last = Some(outcome.clone());
             delay
         };
-        lead.0.send_replace(Some(outcome));
+        lead.sender.send_replace(Some(outcome));
         delay
     }
 
@@ -170,11 +244,14 @@ impl RefreshFlight {
     /// Exponential backoff with jitter: the n-th failure in a row waits a random time in
     /// `[d/2, d]` where `d = min(max, min * 2^(n-1))`.
     fn backoff(&self, failures: u32) -> Duration {
-        let ceiling = self
-            .retry_min
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
-            .min(self.retry_max);
-        ceiling.mul_f64(rand::random_range(0.5..=1.0))
+        self.backoff_ceiling(failures)
+            .mul_f64(rand::random_range(0.5..=1.0))
+    }
+
+    fn backoff_ceiling(&self, n: u32) -> Duration {
+        self.retry_min
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+            .min(self.retry_max)
     }
 }
 
@@ -195,8 +272,8 @@ impl AuthCore {
     /// Joins or leads the flight for a caller holding `ticket`. The place in line is taken
     /// now, and a flight this starts runs as a task of its own, so it completes (and stores
     /// its token) whatever becomes of the caller.
-    pub(super) fn refresh_after(self: &Arc<Self>, ticket: Ticket) -> TokenWait {
-        match self.flight.join(ticket) {
+    pub(super) fn refresh_after(self: &Arc<Self>, ticket: Ticket, cause: Cause) -> TokenWait {
+        match self.flight.join(ticket, cause) {
             Joined::Settled(outcome) => TokenWait::Ready(outcome),
             Joined::Waiting(pending) => TokenWait::Flight(pending),
             Joined::Leading(lead, pending) => {
@@ -220,7 +297,19 @@ impl AuthCore {
     /// Starts one refresh unless one runs (or backs off) already; callers keep the current
     /// token meanwhile.
     pub fn refresh_in_background(self: &Arc<Self>) {
-        drop(self.refresh_after(self.flight.ticket()));
+        drop(self.refresh_after(self.flight.ticket(), Cause::Due));
+    }
+
+    /// A refresh a caller forces: spaced as failures back off, so a loop of callers (or a
+    /// server answering 401 to every token) costs a handful of refreshes, not one each.
+    /// Inside the spacing, a usable current token is the answer.
+    pub(super) fn forced_refresh(self: &Arc<Self>, ticket: Ticket) -> TokenWait {
+        if let Usable::Fresh(token) | Usable::Stale(token) = self.usable() {
+            if self.flight.is_spacing_forced(Instant::now()) {
+                return TokenWait::Ready(Ok(token.raw.clone()));
+            }
+        }
+        self.refresh_after(ticket, Cause::Forced)
     }
 
     /// One refresh: obtain and verify a token, commit it to the session it was asked for,
@@ -324,15 +413,18 @@ mod tests {
     async fn callers_join_the_flight_in_progress_and_take_a_finished_one() {
         let flight = flight();
         let early = flight.ticket();
-        let (first, pending) = lead(flight.join(early));
-        assert!(matches!(flight.join(early), Joined::Waiting(_)));
+        let (first, pending) = lead(flight.join(early, Cause::Due));
+        assert!(matches!(flight.join(early, Cause::Due), Joined::Waiting(_)));
         flight.finish(first, Ok(Secret::new("new")));
         assert_eq!(outcome(pending).await.unwrap().expose(), "new");
-        match flight.join(early) {
+        match flight.join(early, Cause::Due) {
             Joined::Settled(Ok(token)) => assert_eq!(token.expose(), "new"),
             _ => panic!("a flight finished since the ticket: its outcome is the answer"),
         }
-        assert!(matches!(flight.join(flight.ticket()), Joined::Leading(..)));
+        assert!(matches!(
+            flight.join(flight.ticket(), Cause::Due),
+            Joined::Leading(..)
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -341,10 +433,10 @@ mod tests {
         let down = || AuthError::new(ErrorCode::Network, "down");
         let mut ceilings = Vec::new();
         for _ in 0..5 {
-            let (lead_it, _) = lead(flight.join(flight.ticket()));
+            let (lead_it, _) = lead(flight.join(flight.ticket(), Cause::Due));
             let delay = flight.finish(lead_it, Err(down())).unwrap();
             ceilings.push(delay);
-            match flight.join(flight.ticket()) {
+            match flight.join(flight.ticket(), Cause::Due) {
                 Joined::Settled(Err(err)) => assert_eq!(err.code, ErrorCode::Network),
                 _ => panic!("backing off: the last error, no flight"),
             }
@@ -354,7 +446,7 @@ mod tests {
             let ceiling = Duration::from_millis((100u64 << n).min(400));
             assert!(*delay >= ceiling / 2 && *delay <= ceiling, "{n}: {delay:?}");
         }
-        let (lead_it, _) = lead(flight.join(flight.ticket()));
+        let (lead_it, _) = lead(flight.join(flight.ticket(), Cause::Due));
         let asked = down().with_retry_after(Some(Duration::from_secs(3)));
         assert_eq!(
             flight.finish(lead_it, Err(asked)),
@@ -362,7 +454,7 @@ mod tests {
             "Retry-After is honoured up to the maximum"
         );
         tokio::time::advance(Duration::from_millis(400)).await;
-        let (lead_it, _) = lead(flight.join(flight.ticket()));
+        let (lead_it, _) = lead(flight.join(flight.ticket(), Cause::Due));
         assert_eq!(flight.finish(lead_it, Ok(Secret::new("back"))), None);
         assert_eq!(
             flight.pause_before_next(Instant::now(), Duration::from_secs(1)),
@@ -373,14 +465,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_flight_that_dies_is_an_internal_error_not_a_hang() {
         let flight = flight();
-        let (lead_it, pending) = lead(flight.join(flight.ticket()));
+        let (lead_it, pending) = lead(flight.join(flight.ticket(), Cause::Due));
         drop(lead_it);
         assert_eq!(
             outcome(pending).await.unwrap_err().code,
             ErrorCode::Internal
         );
         assert!(
-            matches!(flight.join(flight.ticket()), Joined::Leading(..)),
+            matches!(
+                flight.join(flight.ticket(), Cause::Due),
+                Joined::Leading(..)
+            ),
             "the next caller leads a new flight"
         );
     }

@@ -1,6 +1,6 @@
 //! Refreshing ahead of expiry: one task per client that sleeps until the current token
-//! enters its refresh window (or until the backoff after a failure ends), then joins the
-//! refresh flight like any caller. It holds the client weakly, so a dropped client ends it.
+//! enters its refresh window (or, offline, until the backoff after a failure ends), then
+//! joins the refresh flight like any caller. It holds the client weakly, so a dropped client ends it.
 
 use super::state::Phase;
 use super::AuthCore;
@@ -68,7 +68,14 @@ impl AuthCore {
             if state.phase != Phase::Active {
                 return None;
             }
-            state.token.as_ref().map_or(0, |t| t.refresh_at_ms)
+            // Offline (the last refresh could not reach the API), the next attempt is due
+            // when its backoff ends, fresh token or not: the status returns to `valid` as
+            // soon as the API answers, within `refreshRetryMaxMs`.
+            if state.offline {
+                0
+            } else {
+                state.token.as_ref().map_or(0, |t| t.refresh_at_ms)
+            }
         };
         let pause = self
             .flight

@@ -315,8 +315,10 @@ impl SessionState {
         let state = match self.phase {
             Phase::SignedOut => State::SignedOut,
             Phase::LoginRequired => State::LoginRequired,
-            Phase::Active if self.refreshing => State::Refreshing,
+            // A retry while offline stays `offline` until it succeeds: one event per real
+            // change, not a `refreshing`/`offline` pair per attempt.
             Phase::Active if self.offline => State::Offline,
+            Phase::Active if self.refreshing => State::Refreshing,
             Phase::Active if token_expired => State::Expired,
             Phase::Active => State::Valid,
         };

@@ -4,6 +4,7 @@
 //! no network; tokens are real EdDSA JWTs verified against a real JWKS.
 
 mod api_fetch;
+mod forced;
 mod races;
 mod refresh;
 mod reporting;
