@@ -92,14 +92,20 @@ export interface StdioAuthTransportOptions {
    * `{ HTTP_HEADER_AUTHORIZATION: 'Bearer {token}' }`. Signed out, none is set.
    */
   tokenEnv: Record<string, string>
+  /**
+   * How long a restarted child may take to answer the replayed `initialize` before it is
+   * killed and the queued requests reject with `E_TIMEOUT` (ms, default 10000).
+   */
+  replayTimeoutMs?: number
 }
 
 /**
  * A transport for the SDK's `StdioClientTransport` whose child holds the JWT in its
  * environment only, and is started again with the new token after every refresh (the
- * client refreshes ahead of expiry) and without one on sign-out. A replacement waits until
- * no request is in flight on the old child; requests sent meanwhile are queued and go to the
- * new child after the MCP handshake is replayed to it.
+ * client refreshes ahead of expiry) and without one on sign-out. A new token's replacement
+ * waits until no request is in flight on the old child; a sign-out stops it at once (SIGKILL
+ * 2 s after SIGTERM). Requests sent meanwhile are queued and go to the new child after the
+ * MCP handshake is replayed to it, so whatever answers them belongs to the newest state.
  */
 export function createStdioAuthTransport(
   client: AuthClient,
@@ -109,6 +115,10 @@ export function createStdioAuthTransport(
   onmessage?: (message: any) => void
   onerror?: (error: Error) => void
   onclose?: () => void
+  /** The running child's stderr when `stderr: 'pipe'` was asked for, as the SDK's transport. */
+  readonly stderr: { on(event: string, listener: (...args: any[]) => void): unknown } | null
+  /** The running child's process id, or null. */
+  readonly pid: number | null
 }
 
 export interface McpAuthProviderOptions {

@@ -171,6 +171,7 @@ for (const variant of variants) {
         // Lines that give up on a GET stream refused with 401 meet it once; the others loop.
         assert.ok(during.result >= 1, 'the hostile stream was met')
         const refreshes = during.refresh + during.token
+        t.diagnostic(`${refreshes} token requests at the API, ${during.result} GETs, in 2 s`)
         assert.ok(refreshes <= 10, `${refreshes} token requests at the API in 2 s`)
       })
     }

@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { useReferenceServer, newClient, captureLogs, sleep } = require('./helpers/client')
-const { createStdioAuthTransport } = require('../mcp')
+const { createStdioAuthTransport, createMcpAuthProvider } = require('../mcp')
 
 const ref = useReferenceServer()
 const SERVER = path.join(__dirname, 'helpers', 'stdio-mcp-server.js')
@@ -288,3 +288,23 @@ for (const [line, sdk] of Object.entries(lines)) {
     await tokenProcessesGoneWithin(pids, 5000)
   })
 }
+
+test('a server answering 401 to every request for 2 s: a handful of refreshes, and no more children than refreshes', async (t) => {
+  const { authClient } = await signedIn()
+  const pids = pidLog(t)
+  const client = await connect(t, sdk, authClient, { env: pids.env })
+  const provider = createMcpAuthProvider(authClient, { serverUrl: ref.server.url })
+  const before = await ref.server.counters()
+  const deadline = Date.now() + 2000
+  let calls = 0
+  while (Date.now() < deadline) {
+    await provider.onUnauthorized({ response: new Response(null, { status: 401 }) })
+    assert.equal((await call(client, 'whoami')).token, 'verified')
+    calls++
+  }
+  const after = await ref.server.counters()
+  const refreshes = after.refresh + after.token - before.refresh - before.token
+  assert.ok(calls >= 5, `${calls} calls`)
+  assert.ok(refreshes <= 10, `${refreshes} refreshes in 2 s`)
+  assert.ok(pids.started('token') <= refreshes + 1, `${pids.started('token')} children for ${refreshes} refreshes`)
+})
