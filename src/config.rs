@@ -423,22 +423,15 @@ fn parse_algorithms(list: Option<&[String]>) -> Result<(Vec<Algorithm>, Vec<Stri
     let mut accepted = Vec::new();
     let mut refused = Vec::new();
     for name in list {
-        match name.as_str() {
-            "RS256" => accepted.push(Algorithm::RS256),
-            "RS384" => accepted.push(Algorithm::RS384),
-            "RS512" => accepted.push(Algorithm::RS512),
-            "PS256" => accepted.push(Algorithm::PS256),
-            "PS384" => accepted.push(Algorithm::PS384),
-            "PS512" => accepted.push(Algorithm::PS512),
-            "ES256" => accepted.push(Algorithm::ES256),
-            "ES384" => accepted.push(Algorithm::ES384),
-            "EdDSA" => accepted.push(Algorithm::EdDSA),
-            other if other.eq_ignore_ascii_case("none") || other.starts_with("HS") => {
-                refused.push(other.to_string())
-            }
-            other => {
+        if name.eq_ignore_ascii_case("none") || name.starts_with("HS") {
+            refused.push(name.clone());
+            continue;
+        }
+        match name.parse::<Algorithm>() {
+            Ok(algorithm) => accepted.push(algorithm),
+            Err(_) => {
                 return Err(AuthError::config(format!(
-                    "algorithms contains {other:?}; supported are RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA"
+                    "algorithms contains {name:?}; supported are RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA"
                 )))
             }
         }

@@ -3,12 +3,12 @@
 //! for any unknown key within a cooldown, so a flood of bad tokens cannot flood the API.
 
 use crate::errors::{AuthError, Result};
-use crate::jwt::Algorithm;
-use crate::jwt::{self, ClaimRules, DecodedToken};
-use crate::signature::VerifyingKey;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::jwt::{self, Algorithm, ClaimRules, Claims, Refusal};
+use crate::signature;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use jsonwebtoken::{AlgorithmFamily, DecodingKey, DecodingKeyKind};
 use parking_lot::Mutex;
+use serde::Deserialize;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
@@ -23,10 +23,31 @@ const MIN_RSA_BITS: usize = 2048;
 /// (the same or a new one) is far likelier a bad token than a second rotation.
 pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
 
+/// Which algorithms a key can verify at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl Shape {
+    fn fits(self, alg: Algorithm) -> bool {
+        match self {
+            Shape::Rsa => alg.family() == AlgorithmFamily::Rsa,
+            Shape::P256 => alg == Algorithm::ES256,
+            Shape::P384 => alg == Algorithm::ES384,
+            Shape::Ed25519 => alg == Algorithm::EdDSA,
+        }
+    }
+}
+
 pub struct PublicKey {
     kid: Option<String>,
     alg: Option<Algorithm>,
-    key: VerifyingKey,
+    shape: Shape,
+    key: DecodingKey,
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -34,7 +55,7 @@ impl std::fmt::Debug for PublicKey {
         f.debug_struct("PublicKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
-            .field("family", &self.key.family())
+            .field("shape", &self.shape)
             .finish()
     }
 }
@@ -49,72 +70,118 @@ pub struct KeySet {
     /// The JWKS document as served (public keys only), kept so it can be stored and reused.
     pub document: String,
     /// Keys present in the document but not usable (wrong `use`, weak, malformed, private, `oct`).
-    pub skipped: usize,
+    pub skipped: Vec<Skipped>,
 }
 
-fn b64_field(jwk: &Value, name: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok()
+/// Why a JWK is not used; doctor names it (`inspect_jwks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    Private,
+    NotForSignatures,
+    Malformed,
+    Symmetric,
+    WeakRsa,
+    UnsupportedCurve,
+    AlgorithmNotForKey,
 }
 
-fn parse_key(jwk: &Value) -> Option<PublicKey> {
-    if let Some(usage) = jwk.get("use") {
-        if usage.as_str() != Some("sig") {
-            return None;
+impl Unusable {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Unusable::Private => "a private key (has d): never trusted",
+            Unusable::NotForSignatures => "not for signatures (use is not sig)",
+            Unusable::Malformed => "malformed",
+            Unusable::Symmetric => "a symmetric (oct or HS*) key: never trusted",
+            Unusable::WeakRsa => "an RSA key under 2048 bits or with a bad exponent",
+            Unusable::UnsupportedCurve => {
+                "a curve this client does not verify (P-256, P-384, Ed25519 are)"
+            }
+            Unusable::AlgorithmNotForKey => "its alg does not fit its key type",
         }
     }
-    // A published private key (`d`) can sign for anyone: nothing it verifies proves anything.
-    if jwk.get("d").is_some() {
-        return None;
+}
+
+/// The `alg` names what a JWK may verify; `none` has no variant and HMAC is never trusted.
+fn key_algorithm(jwk: &Jwk) -> std::result::Result<Option<Algorithm>, Unusable> {
+    let Some(named) = jwk.common.key_algorithm else {
+        return Ok(None);
+    };
+    match Algorithm::try_from(named) {
+        Ok(alg) if alg.family() == AlgorithmFamily::Hmac => Err(Unusable::Symmetric),
+        Ok(alg) => Ok(Some(alg)),
+        Err(_) => Err(Unusable::AlgorithmNotForKey),
     }
-    let kid = match jwk.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return None,
-    };
-    let alg = match jwk.get("alg") {
-        None => None,
-        Some(Value::String(name)) => Some(jwt::parse_algorithm(name).ok()?),
-        Some(_) => return None,
-    };
-    let key = match jwk.get("kty")?.as_str()? {
-        "RSA" => {
-            let n = b64_field(jwk, "n")?;
-            let e = b64_field(jwk, "e")?;
+}
+
+fn shape_of(jwk: &Jwk, key: &DecodingKey) -> std::result::Result<Shape, Unusable> {
+    match (&jwk.algorithm, key.kind()) {
+        (AlgorithmParameters::RSA(_), DecodingKeyKind::RsaModulusExponent { n, e }) => {
             let significant = n.iter().skip_while(|b| **b == 0).count();
-            let bits = significant * 8 - n.iter().find(|b| **b != 0)?.leading_zeros() as usize;
+            let top = n.iter().find(|b| **b != 0).ok_or(Unusable::Malformed)?;
+            let bits = significant * 8 - top.leading_zeros() as usize;
             if bits < MIN_RSA_BITS || e.is_empty() || e.len() > 8 {
-                return None;
+                return Err(Unusable::WeakRsa);
             }
-            VerifyingKey::Rsa { n, e }
+            Ok(Shape::Rsa)
         }
-        "EC" => {
-            let (curve, size): (fn(Vec<u8>) -> VerifyingKey, usize) =
-                match jwk.get("crv")?.as_str()? {
-                    "P-256" => (VerifyingKey::P256, 32),
-                    "P-384" => (VerifyingKey::P384, 48),
-                    _ => return None,
-                };
-            let (x, y) = (b64_field(jwk, "x")?, b64_field(jwk, "y")?);
-            if x.len() != size || y.len() != size {
-                return None;
+        (AlgorithmParameters::EllipticCurve(params), DecodingKeyKind::SecretOrDer(point)) => {
+            let size =
+                signature::curve_point_size(&params.curve).ok_or(Unusable::UnsupportedCurve)?;
+            if point.len() != size || params.x.len() != params.y.len() {
+                return Err(Unusable::Malformed);
             }
-            let mut point = Vec::with_capacity(1 + 2 * size);
-            point.push(0x04);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            curve(point)
+            Ok(if size == 65 { Shape::P256 } else { Shape::P384 })
         }
-        "OKP" if jwk.get("crv")?.as_str()? == "Ed25519" => {
-            VerifyingKey::Ed25519(b64_field(jwk, "x")?.try_into().ok()?)
+        (AlgorithmParameters::OctetKeyPair(params), DecodingKeyKind::SecretOrDer(x)) => {
+            match params.curve {
+                EllipticCurve::Ed25519 if x.len() == 32 => Ok(Shape::Ed25519),
+                EllipticCurve::Ed25519 => Err(Unusable::Malformed),
+                _ => Err(Unusable::UnsupportedCurve),
+            }
         }
-        _ => return None,
-    };
-    if let Some(alg) = alg {
-        if !key.fits(alg) {
-            return None;
-        }
+        (AlgorithmParameters::OctetKey(_), _) => Err(Unusable::Symmetric),
+        _ => Err(Unusable::Malformed),
     }
-    Some(PublicKey { kid, alg, key })
+}
+
+/// One JWKS entry as a key we verify with, through jsonwebtoken's `Jwk` and `DecodingKey`;
+/// what they accept but we do not trust (private, weak, symmetric keys) is refused here.
+fn parse_key(entry: &Value) -> std::result::Result<PublicKey, Unusable> {
+    // A published private key (`d`) can sign for anyone: nothing it verifies proves anything.
+    if entry.get("d").is_some() {
+        return Err(Unusable::Private);
+    }
+    if entry.get("kty").and_then(Value::as_str) == Some("oct") {
+        return Err(Unusable::Symmetric);
+    }
+    let jwk = Jwk::deserialize(entry).map_err(|_| Unusable::Malformed)?;
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|usage| *usage != PublicKeyUse::Signature)
+    {
+        return Err(Unusable::NotForSignatures);
+    }
+    let alg = key_algorithm(&jwk)?;
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| Unusable::Malformed)?;
+    let shape = shape_of(&jwk, &key)?;
+    if alg.is_some_and(|alg| !shape.fits(alg)) {
+        return Err(Unusable::AlgorithmNotForKey);
+    }
+    Ok(PublicKey {
+        kid: jwk.common.key_id,
+        alg,
+        shape,
+        key,
+    })
+}
+
+/// A JWKS entry this client does not use, and why.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub kid: Option<String>,
+    pub why: Unusable,
 }
 
 pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
@@ -131,15 +198,18 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
     };
     for entry in entries {
         match parse_key(entry) {
-            Some(key) => set.keys.push(key),
-            None => set.skipped += 1,
+            Ok(key) => set.keys.push(key),
+            Err(why) => set.skipped.push(Skipped {
+                kid: entry.get("kid").and_then(Value::as_str).map(str::to_string),
+                why,
+            }),
         }
     }
     // Refused rather than cached: a set without a usable key would replace keys that work.
     if set.keys.is_empty() {
         return Err(AuthError::bad_response(format!(
             "the JWKS endpoint published no usable public signing key ({} unusable: weak, malformed, private, symmetric or not for signatures)",
-            set.skipped
+            set.skipped.len()
         )));
     }
     Ok(set)
@@ -152,7 +222,7 @@ impl KeySet {
         let fitting: Vec<&PublicKey> = self
             .keys
             .iter()
-            .filter(|key| key.key.fits(header.alg))
+            .filter(|key| key.shape.fits(header.alg))
             .filter(|key| key.alg.is_none_or(|alg| alg == header.alg))
             .filter(|key| header.kid.is_none() || key.kid == header.kid)
             .collect();
@@ -164,27 +234,25 @@ impl KeySet {
         Ok(fitting)
     }
 
-    /// Verifies the signature with the keys this set has for the token; `Ok(false)` when none fits.
-    fn verify(&self, token: &DecodedToken<'_>) -> Result<bool> {
-        let candidates = self.candidates(&token.header)?;
-        if candidates.is_empty() {
-            return Ok(false);
-        }
+    /// Verifies the token with the keys this set has for it; `Ok(None)` when none fits.
+    /// Only a signature that does not verify moves on to the next candidate.
+    fn verify(
+        &self,
+        token: &str,
+        header: &jwt::Header,
+        rules: &ClaimRules,
+    ) -> Result<Option<Claims>> {
+        let candidates = self.candidates(header)?;
         let mut last = None;
         for key in candidates {
-            match token.verify_signature(&key.key) {
-                Ok(()) => return Ok(true),
-                Err(err) => last = Some(err),
+            match jwt::verify(token, header, &key.key, rules) {
+                Ok(claims) => return Ok(Some(claims)),
+                Err(Refusal::Token(error)) => return Err(error),
+                Err(Refusal::Signature(error)) => last = Some(error),
             }
         }
-        Err(last.unwrap_or_else(|| AuthError::token_invalid("the JWT signature does not verify")))
+        last.map_or(Ok(None), Err)
     }
-}
-
-/// A verified token's parts that the session keeps.
-#[derive(Clone, Debug)]
-pub struct Verified {
-    pub claims: jwt::Claims,
 }
 
 pub struct JwksCache {
@@ -260,32 +328,30 @@ impl JwksCache {
         rules: &ClaimRules,
         now: i64,
         fetch: F,
-    ) -> Result<Verified>
+    ) -> Result<Claims>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<KeySet>>,
     {
-        let decoded = check_allowed(jwt::decode(token)?, algorithms)?;
+        let header = jwt::read_header(token, algorithms)?;
         let (mut keys, just_fetched) = match self.cached() {
             Some(keys) if self.is_fresh(&keys) => (keys, false),
             stale => (self.refetch(stale.as_ref(), &fetch).await?, true),
         };
-        let mut verified = keys.verify(&decoded)?;
+        let mut verified = keys.verify(token, &header, rules)?;
         // Keys fetched for this very call are all the API publishes: no second fetch.
-        if !verified && !just_fetched && self.unknown_kid_may_refetch() {
+        if verified.is_none() && !just_fetched && self.unknown_kid_may_refetch() {
             keys = self.refetch(Some(&keys), &fetch).await?;
             *self.unknown_kid_refetched_at.lock() = Some(Instant::now());
-            verified = keys.verify(&decoded)?;
+            verified = keys.verify(token, &header, rules)?;
         }
-        if !verified {
-            return Err(AuthError::token_invalid(
+        let claims = verified.ok_or_else(|| {
+            AuthError::token_invalid(
                 "the JWT was signed with a key the API does not publish in its JWKS",
-            ));
-        }
-        jwt::validate_claims(&decoded.claims, rules, Some(now))?;
-        Ok(Verified {
-            claims: decoded.claims,
-        })
+            )
+        })?;
+        jwt::check_times(&claims, rules.leeway, Some(now))?;
+        Ok(claims)
     }
 
     /// Verification with the cached keys only: no network, `Err` when the key is not cached;
@@ -296,34 +362,17 @@ impl JwksCache {
         algorithms: &[Algorithm],
         rules: &ClaimRules,
         now: Option<i64>,
-    ) -> Result<Verified> {
-        let decoded = check_allowed(jwt::decode(token)?, algorithms)?;
+    ) -> Result<Claims> {
+        let header = jwt::read_header(token, algorithms)?;
         let keys = self
             .cached()
             .ok_or_else(|| AuthError::token_invalid("the API's keys have not been fetched yet"))?;
-        if !keys.verify(&decoded)? {
-            return Err(AuthError::token_invalid(
-                "the JWT was signed with a key that is not in the cached JWKS",
-            ));
-        }
-        jwt::validate_claims(&decoded.claims, rules, now)?;
-        Ok(Verified {
-            claims: decoded.claims,
-        })
+        let claims = keys.verify(token, &header, rules)?.ok_or_else(|| {
+            AuthError::token_invalid("the JWT was signed with a key that is not in the cached JWKS")
+        })?;
+        jwt::check_times(&claims, rules.leeway, now)?;
+        Ok(claims)
     }
-}
-
-fn check_allowed<'a>(
-    decoded: DecodedToken<'a>,
-    algorithms: &[Algorithm],
-) -> Result<DecodedToken<'a>> {
-    if !algorithms.contains(&decoded.header.alg) {
-        return Err(AuthError::token_invalid(format!(
-            "the JWT uses {:?}, which is not in the allowed algorithms",
-            decoded.header.alg
-        )));
-    }
-    Ok(decoded)
 }
 
 #[cfg(test)]
@@ -331,6 +380,8 @@ mod tests {
     use super::*;
     use crate::errors::ErrorCode;
     use crate::test_keys::{self, FIRST, SECOND};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const MAX_AGE: Duration = Duration::from_secs(600);
@@ -375,7 +426,7 @@ mod tests {
         }
     }
 
-    async fn verify(cache: &JwksCache, endpoint: &Endpoint, token: &str) -> Result<Verified> {
+    async fn verify(cache: &JwksCache, endpoint: &Endpoint, token: &str) -> Result<Claims> {
         cache
             .verify(token, &[Algorithm::EdDSA], &rules(), 1_800_000_000, || {
                 endpoint.fetch()
@@ -457,5 +508,165 @@ mod tests {
         tokio::time::advance(UNKNOWN_KID_COOLDOWN).await;
         assert!(verify(&cache, &endpoint, &stranger).await.is_err());
         assert_eq!(endpoint.fetches(), 3, "one more after it");
+    }
+
+    /// The fuzz seeds: an RSA, a P-256 and an Ed25519 key, and a token of each algorithm.
+    mod seeds {
+        pub const KEYS: &str = include_str!("../fuzz/seeds/jwks_parse/keys.json");
+        pub const TOKENS: [(&str, crate::jwt::Algorithm); 4] = [
+            (
+                include_str!("../fuzz/seeds/jwt_decode/rs256.jwt"),
+                crate::jwt::Algorithm::RS256,
+            ),
+            (
+                include_str!("../fuzz/seeds/jwt_decode/ps256.jwt"),
+                crate::jwt::Algorithm::PS256,
+            ),
+            (
+                include_str!("../fuzz/seeds/jwt_decode/es256.jwt"),
+                crate::jwt::Algorithm::ES256,
+            ),
+            (
+                include_str!("../fuzz/seeds/jwt_decode/eddsa.jwt"),
+                crate::jwt::Algorithm::EdDSA,
+            ),
+        ];
+    }
+
+    fn seed_rules() -> ClaimRules {
+        ClaimRules {
+            issuer: Some("fuzz-issuer".into()),
+            audience: vec!["fuzz-audience".into()],
+            leeway: Duration::from_secs(30),
+        }
+    }
+
+    fn seed_cache(document: &str) -> JwksCache {
+        let cache = JwksCache::new(MAX_AGE);
+        cache.install(parse_jwks(document.as_bytes()).unwrap());
+        cache
+    }
+
+    #[test]
+    fn every_family_verifies_on_ring_and_a_changed_signature_does_not() {
+        let cache = seed_cache(seeds::KEYS);
+        for (token, alg) in seeds::TOKENS {
+            let token = token.trim();
+            let claims = cache.verify_cached(token, &[alg], &seed_rules(), Some(1_800_000_000));
+            assert_eq!(
+                claims.unwrap().email.as_deref(),
+                Some("demo@example.com"),
+                "{alg:?}"
+            );
+            let (input, signature) = token.rsplit_once('.').unwrap();
+            let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+            bytes[3] ^= 1;
+            let changed = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+            let err = cache
+                .verify_cached(&changed, &[alg], &seed_rules(), None)
+                .unwrap_err();
+            assert!(err.message.contains("signature"), "{alg:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn hostile_keys_and_signatures_verify_nothing() {
+        let (es256, _) = seeds::TOKENS[2];
+        let (input, _) = es256.trim().rsplit_once('.').unwrap();
+        // CVE-2022-21449: r = s = 0 must never verify.
+        let zero = format!("{input}.{}", URL_SAFE_NO_PAD.encode([0u8; 64]));
+        let cache = seed_cache(seeds::KEYS);
+        assert!(cache
+            .verify_cached(&zero, &[Algorithm::ES256], &seed_rules(), None)
+            .is_err());
+        // A point moved off the curve is no key.
+        let mut keys: Value = serde_json::from_str(seeds::KEYS).unwrap();
+        let y = keys["keys"][1]["y"].as_str().unwrap().to_string();
+        let flipped = if y.starts_with('A') {
+            y.replacen('A', "B", 1)
+        } else {
+            format!("A{}", &y[1..])
+        };
+        keys["keys"][1]["y"] = flipped.into();
+        let off_curve = seed_cache(&keys.to_string());
+        assert!(off_curve
+            .verify_cached(es256.trim(), &[Algorithm::ES256], &seed_rules(), None)
+            .is_err());
+        // An RSA exponent of 1 makes every padded message its own signature.
+        let mut keys: Value = serde_json::from_str(seeds::KEYS).unwrap();
+        keys["keys"][0]["e"] = "AQ".into();
+        let tiny_exponent = seed_cache(&keys.to_string());
+        let (rs256, _) = seeds::TOKENS[0];
+        let (input, _) = rs256.trim().rsplit_once('.').unwrap();
+        // With e = 1 the PKCS#1 v1.5 encoding of the message is its own "signature".
+        let digest_info = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        let hash = ring::digest::digest(&ring::digest::SHA256, input.as_bytes());
+        let mut encoded = vec![0x00, 0x01];
+        encoded.resize(256 - digest_info.len() - 32 - 1, 0xff);
+        encoded.push(0x00);
+        encoded.extend_from_slice(&digest_info);
+        encoded.extend_from_slice(hash.as_ref());
+        let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&encoded));
+        let err = tiny_exponent
+            .verify_cached(&forged, &[Algorithm::RS256], &seed_rules(), None)
+            .unwrap_err();
+        assert!(err.message.contains("signature"), "{err}");
+        // Algorithm confusion: the RSA key's bytes as an HMAC secret never get a chance.
+        let (_, claims_and_signature) = rs256.trim().split_once('.').unwrap();
+        let hs256 = format!(
+            "{}.{claims_and_signature}",
+            crate::jwt::tests::b64(&serde_json::json!({"alg": "HS256", "kid": "rsa"}))
+        );
+        let err = cache
+            .verify_cached(&hs256, &[Algorithm::RS256], &seed_rules(), None)
+            .unwrap_err();
+        assert!(err.message.contains("never accepted"), "{err}");
+    }
+
+    #[test]
+    fn unusable_entries_are_skipped_with_their_reason() {
+        let mut keys: Value = serde_json::from_str(seeds::KEYS).unwrap();
+        let entries = keys["keys"].as_array_mut().unwrap();
+        let rsa = entries[0].clone();
+        let with = |extra: Value| {
+            let mut key = rsa.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                key[k] = v.clone();
+            }
+            key
+        };
+        entries.extend([
+            with(serde_json::json!({"kid": "private", "d": "AQAB"})),
+            with(serde_json::json!({"kid": "enc", "use": "enc"})),
+            with(serde_json::json!({"kid": "weak", "n": URL_SAFE_NO_PAD.encode([0xc5; 128])})),
+            with(serde_json::json!({"kid": "hmac", "alg": "HS256"})),
+            with(serde_json::json!({"kid": "mismatch", "alg": "ES256"})),
+            serde_json::json!({"kty": "oct", "kid": "oct", "k": "c2VjcmV0"}),
+            serde_json::json!({"kty": "EC", "kid": "p521", "crv": "P-521", "x": "AA", "y": "AA"}),
+            serde_json::json!({"kty": "RSA", "kid": 7, "n": "AQAB", "e": "AQAB"}),
+        ]);
+        let set = parse_jwks(keys.to_string().as_bytes()).unwrap();
+        let reasons: Vec<(Option<&str>, Unusable)> = set
+            .skipped
+            .iter()
+            .map(|s| (s.kid.as_deref(), s.why))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (Some("private"), Unusable::Private),
+                (Some("enc"), Unusable::NotForSignatures),
+                (Some("weak"), Unusable::WeakRsa),
+                (Some("hmac"), Unusable::Symmetric),
+                (Some("mismatch"), Unusable::AlgorithmNotForKey),
+                (Some("oct"), Unusable::Symmetric),
+                (Some("p521"), Unusable::UnsupportedCurve),
+                (None, Unusable::Malformed),
+            ]
+        );
+        assert_eq!(set.keys.len(), 3);
     }
 }

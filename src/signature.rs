@@ -1,143 +1,208 @@
-//! JWS signature verification on `ring` (already linked through rustls): the public key of
-//! one JWK, and the algorithms it may verify. ring checks what hostile keys and signatures
-//! need checked: RSA moduli of 2048 to 8192 bits and odd exponents of at least 3, EC points on
-//! their curve, ECDSA `r` and `s` in `[1, n-1]` (no all-zero "psychic signatures").
+//! The math behind jsonwebtoken: a verification-only `CryptoProvider` on `ring`, which rustls
+//! links already (jsonwebtoken's own backends would add RustCrypto's `rsa`/`p256`/`p384` or
+//! aws-lc). ring checks what hostile keys and signatures need checked: RSA moduli of 2048 to
+//! 8192 bits and odd exponents of at least 3, EC points on their curve, ECDSA `r` and `s` in
+//! `[1, n-1]` (no all-zero "psychic signatures", CVE-2022-21449).
+//!
+//! jsonwebtoken's provider is process-global (a `OnceLock` in the jsonwebtoken crate), and
+//! `install` puts ours there before the first verification. In the shipped `.node` that
+//! global belongs to the copy of jsonwebtoken linked into the addon, so nothing but this
+//! crate can install one. Only a Rust program that links this crate as a library and
+//! installed another provider first (aws-lc-rs or RustCrypto, jsonwebtoken's own) keeps
+//! its own: that one then verifies, after every rule of ours (allowlist, key sizes, no
+//! private or symmetric keys, `none`/HMAC never) has already been applied
+//! (tests/foreign_crypto_provider.rs).
 
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey, VerificationAlgorithm};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::{Error, ErrorKind, Result};
+use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
+use jsonwebtoken::EncodingKey;
+use jsonwebtoken::{signature, Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
+use ring::signature::{self as ring_signature, RsaParameters, VerificationAlgorithm};
+use std::sync::Once;
 
-/// The JWS algorithms this client can verify (`none` and HMAC never: see `jwt::parse_algorithm`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    RS256,
-    RS384,
-    RS512,
-    PS256,
-    PS384,
-    PS512,
-    ES256,
-    ES384,
-    EdDSA,
+static PROVIDER: CryptoProvider = CryptoProvider {
+    signer_factory: refuse_to_sign,
+    verifier_factory: ring_verifier,
+    key_utils: KeyUtils {
+        rsa_pub_components_from_private_key: |_| Err(not_a_verification()),
+        rsa_pub_components_from_public_key: |_| Err(not_a_verification()),
+        ec_pub_components_from_private_key: |_, _| Err(not_a_verification()),
+        ed_pub_components_from_private_key: |_, _| Err(not_a_verification()),
+        compute_digest,
+    },
+};
+
+/// Makes ours the process's provider unless one is installed already (see the module
+/// comment); cheap after the first call, so every verification calls it.
+pub fn install() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        // Err only when another provider came first: that one is kept (module comment).
+        let _ = PROVIDER.install_default();
+    });
 }
 
-/// A public key as a JWK gives it.
-pub enum VerifyingKey {
-    /// Big-endian modulus and exponent.
+/// Whether the process verifies with ours (false only in a Rust program that installed
+/// another provider before this crate's first verification).
+pub fn is_ours() -> bool {
+    CryptoProvider::try_get_default().is_some_and(|installed| std::ptr::eq(installed, &PROVIDER))
+}
+
+/// What the key utilities that only signing and JWK export need answer: an error, never
+/// jsonwebtoken's "unimplemented" panic.
+fn not_a_verification() -> Error {
+    ErrorKind::Provider("this client only verifies tokens".into()).into()
+}
+
+fn refuse_to_sign(_: &Algorithm, _: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
+    Err(not_a_verification())
+}
+
+/// For JWK thumbprints (RFC 7638); nothing of ours asks for one, but it is cheap to answer.
+fn compute_digest(data: &[u8], hash: ThumbprintHash) -> Result<Vec<u8>> {
+    let algorithm = match hash {
+        ThumbprintHash::SHA256 => &ring::digest::SHA256,
+        ThumbprintHash::SHA384 => &ring::digest::SHA384,
+        ThumbprintHash::SHA512 => &ring::digest::SHA512,
+        _ => return Err(ErrorKind::UnsupportedAlgorithm.into()),
+    };
+    Ok(ring::digest::digest(algorithm, data).as_ref().to_vec())
+}
+
+/// One verification: `alg` with the public key as jwks.rs made it (RSA as modulus and
+/// exponent, EC as the uncompressed point `04 || x || y`, Ed25519 as its 32 bytes).
+struct RingVerifier {
+    algorithm: Algorithm,
+    check: Check,
+}
+
+enum Check {
     Rsa {
+        params: &'static RsaParameters,
         n: Vec<u8>,
         e: Vec<u8>,
     },
-    /// Uncompressed points (`04 || x || y`).
-    P256(Vec<u8>),
-    P384(Vec<u8>),
-    Ed25519([u8; 32]),
+    Point {
+        params: &'static dyn VerificationAlgorithm,
+        key: Vec<u8>,
+    },
 }
 
-impl VerifyingKey {
-    /// Whether a token signed with `alg` can be verified with this key at all.
-    pub fn fits(&self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        matches!(
-            (self, alg),
-            (
-                VerifyingKey::Rsa { .. },
-                RS256 | RS384 | RS512 | PS256 | PS384 | PS512
-            ) | (VerifyingKey::P256(_), ES256)
-                | (VerifyingKey::P384(_), ES384)
-                | (VerifyingKey::Ed25519(_), EdDSA)
-        )
+fn ring_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+    use Algorithm::*;
+    let rsa = |params| match key.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, e } => Ok(Check::Rsa {
+            params,
+            n: n.clone(),
+            e: e.clone(),
+        }),
+        DecodingKeyKind::SecretOrDer(_) => Err(Error::from(ErrorKind::InvalidKeyFormat)),
+    };
+    let point = |params, size| match key.kind() {
+        DecodingKeyKind::SecretOrDer(bytes) if bytes.len() == size => Ok(Check::Point {
+            params,
+            key: bytes.clone(),
+        }),
+        _ => Err(Error::from(ErrorKind::InvalidKeyFormat)),
+    };
+    if key.family() != algorithm.family() || key.family() == AlgorithmFamily::Hmac {
+        return Err(ErrorKind::InvalidAlgorithm.into());
     }
+    let check = match algorithm {
+        RS256 => rsa(&ring_signature::RSA_PKCS1_2048_8192_SHA256)?,
+        RS384 => rsa(&ring_signature::RSA_PKCS1_2048_8192_SHA384)?,
+        RS512 => rsa(&ring_signature::RSA_PKCS1_2048_8192_SHA512)?,
+        PS256 => rsa(&ring_signature::RSA_PSS_2048_8192_SHA256)?,
+        PS384 => rsa(&ring_signature::RSA_PSS_2048_8192_SHA384)?,
+        PS512 => rsa(&ring_signature::RSA_PSS_2048_8192_SHA512)?,
+        ES256 => point(&ring_signature::ECDSA_P256_SHA256_FIXED, 65)?,
+        ES384 => point(&ring_signature::ECDSA_P384_SHA384_FIXED, 97)?,
+        EdDSA => point(&ring_signature::ED25519, 32)?,
+        _ => return Err(ErrorKind::InvalidAlgorithm.into()),
+    };
+    Ok(Box::new(RingVerifier {
+        algorithm: *algorithm,
+        check,
+    }))
+}
 
-    /// The key family's name, for `Debug`.
-    pub fn family(&self) -> &'static str {
-        match self {
-            VerifyingKey::Rsa { .. } => "RSA",
-            VerifyingKey::P256(_) => "P-256",
-            VerifyingKey::P384(_) => "P-384",
-            VerifyingKey::Ed25519(_) => "Ed25519",
-        }
-    }
-
-    /// Whether `signature` (as the JWS carries it: ECDSA as fixed-width `r || s`) is `alg`'s
-    /// signature of `message` under this key.
-    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        use Algorithm::*;
-        let rsa = |n: &[u8], e: &[u8], params: &'static signature::RsaParameters| {
-            RsaPublicKeyComponents { n, e }
+impl signature::Verifier<Vec<u8>> for RingVerifier {
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &Vec<u8>,
+    ) -> std::result::Result<(), signature::Error> {
+        let verified = match &self.check {
+            Check::Rsa { params, n, e } => ring_signature::RsaPublicKeyComponents { n, e }
                 .verify(params, message, signature)
-                .is_ok()
-        };
-        let point = |key: &[u8], algorithm: &'static dyn VerificationAlgorithm| {
-            UnparsedPublicKey::new(algorithm, key)
+                .is_ok(),
+            Check::Point { params, key } => ring_signature::UnparsedPublicKey::new(*params, key)
                 .verify(message, signature)
-                .is_ok()
+                .is_ok(),
         };
-        match (self, alg) {
-            (VerifyingKey::Rsa { n, e }, RS256) => {
-                rsa(n, e, &signature::RSA_PKCS1_2048_8192_SHA256)
-            }
-            (VerifyingKey::Rsa { n, e }, RS384) => {
-                rsa(n, e, &signature::RSA_PKCS1_2048_8192_SHA384)
-            }
-            (VerifyingKey::Rsa { n, e }, RS512) => {
-                rsa(n, e, &signature::RSA_PKCS1_2048_8192_SHA512)
-            }
-            (VerifyingKey::Rsa { n, e }, PS256) => rsa(n, e, &signature::RSA_PSS_2048_8192_SHA256),
-            (VerifyingKey::Rsa { n, e }, PS384) => rsa(n, e, &signature::RSA_PSS_2048_8192_SHA384),
-            (VerifyingKey::Rsa { n, e }, PS512) => rsa(n, e, &signature::RSA_PSS_2048_8192_SHA512),
-            (VerifyingKey::P256(key), ES256) => point(key, &signature::ECDSA_P256_SHA256_FIXED),
-            (VerifyingKey::P384(key), ES384) => point(key, &signature::ECDSA_P384_SHA384_FIXED),
-            (VerifyingKey::Ed25519(key), EdDSA) => point(key, &signature::ED25519),
-            _ => false,
-        }
+        verified.then_some(()).ok_or_else(signature::Error::new)
+    }
+}
+
+impl JwtVerifier for RingVerifier {
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+}
+
+/// The curve of an EC JWK, for jwks.rs; `None` for curves ring cannot verify (P-521).
+pub fn curve_point_size(curve: &EllipticCurve) -> Option<usize> {
+    match curve {
+        EllipticCurve::P256 => Some(65),
+        EllipticCurve::P384 => Some(97),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ring::rand::SystemRandom;
-    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use jsonwebtoken::Header;
 
-    fn p256_key_and_signature(message: &[u8]) -> (Vec<u8>, Vec<u8>) {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        let signature = pair.sign(&rng, message).unwrap();
-        (
-            pair.public_key().as_ref().to_vec(),
-            signature.as_ref().to_vec(),
-        )
+    #[test]
+    fn signing_is_an_error_not_a_panic() {
+        install();
+        assert!(is_ours());
+        let key = EncodingKey::from_secret(b"secret").unwrap();
+        for algorithm in [Algorithm::HS256, Algorithm::RS256, Algorithm::EdDSA] {
+            let signed =
+                jsonwebtoken::encode(&Header::new(algorithm), &serde_json::json!({}), &key);
+            assert!(signed.is_err(), "{algorithm:?}");
+        }
+        for utility in [
+            (PROVIDER.key_utils.rsa_pub_components_from_private_key)(b"x").is_err(),
+            (PROVIDER.key_utils.rsa_pub_components_from_public_key)(b"x").is_err(),
+            (PROVIDER.key_utils.ec_pub_components_from_private_key)(b"x", Algorithm::ES256)
+                .is_err(),
+            (PROVIDER.key_utils.ed_pub_components_from_private_key)(b"x", &EllipticCurve::Ed25519)
+                .is_err(),
+        ] {
+            assert!(utility);
+        }
+        assert_eq!(
+            compute_digest(b"abc", ThumbprintHash::SHA256)
+                .unwrap()
+                .len(),
+            32
+        );
     }
 
     #[test]
-    fn es256_verifies_its_own_signature_and_nothing_else() {
-        let (point, signature) = p256_key_and_signature(b"signing input");
-        let key = VerifyingKey::P256(point.clone());
-        assert!(key.verify(Algorithm::ES256, b"signing input", &signature));
-        assert!(!key.verify(Algorithm::ES256, b"other input", &signature));
-        assert!(!key.verify(Algorithm::RS256, b"signing input", &signature));
-        assert!(!key.verify(Algorithm::ES384, b"signing input", &signature));
-        // CVE-2022-21449: r = s = 0 must never verify.
-        assert!(!key.verify(Algorithm::ES256, b"signing input", &[0u8; 64]));
-        // A point off the curve is no key.
-        let mut off_curve = point;
-        off_curve[64] ^= 1;
-        assert!(!VerifyingKey::P256(off_curve).verify(
-            Algorithm::ES256,
-            b"signing input",
-            &signature
-        ));
-    }
-
-    #[test]
-    fn rsa_keys_with_a_tiny_exponent_verify_nothing() {
-        let key = VerifyingKey::Rsa {
-            n: vec![0xc5; 256],
-            e: vec![1],
-        };
-        // With e = 1 the "signature" of any padded message is the padded message itself.
-        assert!(!key.verify(Algorithm::RS256, b"m", &[0x01; 256]));
-        assert!(key.fits(Algorithm::PS512) && !key.fits(Algorithm::ES256));
+    fn a_key_of_another_family_or_a_secret_gets_no_verifier() {
+        let secret = DecodingKey::from_secret(b"secret").unwrap();
+        let rsa = DecodingKey::from_rsa_raw_components(&[0xc5; 256], &[1, 0, 1]);
+        let point = DecodingKey::from_ec_der(&[4; 65]);
+        assert!(ring_verifier(&Algorithm::HS256, &secret).is_err());
+        assert!(ring_verifier(&Algorithm::RS256, &secret).is_err());
+        assert!(ring_verifier(&Algorithm::ES256, &rsa).is_err());
+        assert!(ring_verifier(&Algorithm::ES384, &point).is_err());
+        assert!(ring_verifier(&Algorithm::RS256, &rsa).is_ok());
+        assert!(ring_verifier(&Algorithm::ES256, &point).is_ok());
     }
 }

@@ -8,7 +8,7 @@ use ring::signature::Ed25519KeyPair;
 pub struct TestKey {
     pub kid: &'static str,
     pkcs8: &'static str,
-    x: &'static str,
+    pub x: &'static str,
 }
 
 pub const FIRST: TestKey = TestKey {

@@ -37,13 +37,9 @@ impl CurrentToken {
             claims: Claims {
                 sub: None,
                 email: None,
-                iss: None,
-                aud: Vec::new(),
                 exp: expires_at_ms / 1000,
                 nbf: None,
                 iat: None,
-                jti: None,
-                all: Default::default(),
             },
             id,
             expires_at_ms,

@@ -6,7 +6,7 @@ use crate::api::{FlaskApi, TokenAnswer};
 use crate::clock::ServerClock;
 use crate::config::Config;
 use crate::errors::{AuthError, Result};
-use crate::jwks::{self, JwksCache, Verified};
+use crate::jwks::{self, JwksCache};
 use crate::jwt::Algorithm;
 use crate::jwt::{ClaimRules, Claims};
 use crate::secret::Secret;
@@ -57,7 +57,7 @@ impl Verifier {
                 || api.fetch_jwks(),
             )
             .await?;
-        if verified.claims.exp * 1000 <= clock.server_now_ms() {
+        if verified.exp * 1000 <= clock.server_now_ms() {
             return Err(AuthError::token_invalid(
                 "the API issued a JWT that has already expired; check the API's token lifetime and clock",
             ));
@@ -94,14 +94,14 @@ impl Verifier {
         self.jwks.cached().map(|keys| keys.document.clone())
     }
 
-    fn current_token(&self, raw: Secret, verified: Verified) -> Arc<CurrentToken> {
-        let expires_at_ms = verified.claims.exp * 1000;
+    fn current_token(&self, raw: Secret, claims: Claims) -> Arc<CurrentToken> {
+        let expires_at_ms = claims.exp * 1000;
         Arc::new(CurrentToken {
             raw,
             id: self.next_token_id.fetch_add(1, Ordering::Relaxed),
             expires_at_ms,
-            refresh_at_ms: expires_at_ms - self.refresh_window_ms(&verified.claims),
-            claims: verified.claims,
+            refresh_at_ms: expires_at_ms - self.refresh_window_ms(&claims),
+            claims,
         })
     }
 
