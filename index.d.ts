@@ -34,6 +34,19 @@ export interface ApiFetchInit {
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class AuthClient {
+  /** The options as this client applies them, defaults filled in. */
+  configuration(): ResolvedConfiguration
+  /**
+   * Reads a JWKS document (its JSON text) as this client would: each key usable, and
+   * which of `algorithms` it verifies, or skipped and why. `E_BAD_RESPONSE` when the text
+   * is not a JWKS at all.
+   */
+  inspectJwks(jwks: string): JwksReport
+  /**
+   * What the client would make of an API answer with this status and body: the CSRF
+   * token it carries, and whether it refuses a request for want of one.
+   */
+  inspectCsrfAnswer(status: number, body: string): CsrfAnswer
   /** Validates the options; never does I/O. */
   constructor(options: AuthClientOptions)
   /** Session login, then a JWT verified against the JWKS, then stored. */
@@ -170,6 +183,28 @@ export interface AuthStatus {
   clockSkewMs: number | null
 }
 
+/** The CSRF side of one API answer. */
+export interface CsrfAnswer {
+  /** The CSRF token the client would take from it (a 2xx JSON answer). */
+  token?: string
+  /** Whether the client would read it as a refusal for want of a CSRF token. */
+  refused: boolean
+}
+
+export interface JwksKey {
+  kid?: string
+  /** The algorithm the key is limited to (its `alg`), if any. */
+  alg?: string
+  /** Which of the client's `algorithms` it can verify; empty: none. */
+  verifies: Array<string>
+}
+
+/** A JWKS as the client reads it. */
+export interface JwksReport {
+  keys: Array<JwksKey>
+  skipped: Array<SkippedJwksKey>
+}
+
 export interface LoginCredentials {
   email: string
   password: string
@@ -196,6 +231,44 @@ export interface PathOptions {
   token?: string
   refresh?: string | null
   jwks?: string
+}
+
+/** The options as the client applies them, defaults filled in. Nothing secret is in it. */
+export interface ResolvedConfiguration {
+  /** The API origin. */
+  baseUrl: string
+  /** Absolute URLs of the API's endpoints. */
+  endpoints: ResolvedEndpoints
+  algorithms: Array<string>
+  issuer?: string
+  audience: Array<string>
+  leewaySeconds: number
+  requestTimeoutMs: number
+  trustedOrigins: Array<string>
+  storage: 'keyring' | 'memory' | 'custom'
+  keyringService: string
+  account: string
+}
+
+export interface ResolvedEndpoints {
+  csrf?: string
+  login: string
+  logout: string
+  status: string
+  token: string
+  refresh?: string
+  jwks: string
+}
+
+export interface SkippedJwksKey {
+  kid?: string
+  /**
+   * Stable: `private`, `symmetric`, `not-for-signatures`, `malformed`, `weak-rsa`,
+   * `unsupported-curve`, `alg-not-for-key`.
+   */
+  code: string
+  /** Why the client does not use it. */
+  reason: string
 }
 
 /** What the host passes as `storage`; its methods run with `this` = the backend object. */

@@ -12,6 +12,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { Readable, Writable } = require('node:stream')
@@ -415,12 +416,53 @@ test.describe('doctor', () => {
 
   test('JWKS that is not JSON', async () => {
     await srv.setJwks('not json')
-    assertOnlyFailure(await doctor(), 'JWKS', /not JSON/)
+    assertOnlyFailure(await doctor(), 'JWKS', /E_BAD_RESPONSE: the JWKS endpoint did not return JSON/)
   })
 
   test('JWKS with a symmetric key', async () => {
     await srv.setJwks({ keys: [{ kty: 'oct', kid: 'shared', k: 'c2VjcmV0' }] })
-    assertOnlyFailure(await doctor(), 'JWKS', /private or secret key material/)
+    assertOnlyFailure(await doctor(), 'JWKS', /kid shared: a symmetric \(oct or HS\*\) key: never trusted/)
+  })
+
+  // The client and doctor read a JWKS with the same parser: they agree on what verifies.
+  test('an EdDSA key passes the client and doctor with --algorithms EdDSA; a 1024-bit RSA key fails both, for the same reason', async () => {
+    const { AuthClient } = require('../index.js')
+    const signWith = (alg, privateKey, kid, claims) => {
+      const input = `${Buffer.from(JSON.stringify({ alg, kid, typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+      const hash = alg === 'EdDSA' ? null : 'sha256'
+      return `${input}.${crypto.sign(hash, Buffer.from(input), privateKey).toString('base64url')}`
+    }
+    const claims = JSON.parse(Buffer.from((await srv.sign()).split('.')[1], 'base64url'))
+    const cases = [
+      { alg: 'EdDSA', pair: crypto.generateKeyPairSync('ed25519'), algorithms: 'EdDSA' },
+      { alg: 'RS256', pair: crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }), algorithms: 'RS256' },
+    ]
+    for (const { alg, pair, algorithms } of cases) {
+      const kid = `cli-${alg}`
+      await srv.setJwks({ keys: [{ ...pair.publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg }] })
+      await srv.fault({
+        endpoint: 'token',
+        status: 200,
+        body: { access_token: signWith(alg, pair.privateKey, kid, claims), token_type: 'Bearer' },
+      })
+      const client = new AuthClient({ baseUrl: srv.url, storage: 'memory', account: `cli-jwks-${alg}`, algorithms: [algorithms] })
+      const signIn = await client.login(srv.user).then(
+        (status) => status,
+        (error) => error
+      )
+      const report = await doctor(['--algorithms', algorithms])
+      if (alg === 'EdDSA') {
+        assert.equal(signIn.authenticated, true, String(signIn))
+        assert.match(report.line('JWKS'), /^PASS .*1 key: EdDSA \(kid cli-EdDSA\)/)
+        await client.logout()
+      } else {
+        const reason = 'an RSA key under 2048 bits or with a bad exponent'
+        assert.equal(signIn.code, 'E_BAD_RESPONSE')
+        assert.ok(signIn.message.includes(reason), signIn.message)
+        assertOnlyFailure(report, 'JWKS', new RegExp(`kid cli-RS256: ${reason}`))
+      }
+      await srv.clearFaults()
+    }
   })
 
   test('JWKS that hangs past --timeout-ms', async () => {
@@ -520,7 +562,7 @@ test.describe('doctor', () => {
   test('an insecure URL fails the first check', async () => {
     const result = await cli(['doctor', '--base-url', 'http://api.example.com', '--storage', 'memory'])
     assert.equal(result.code, 1)
-    assert.match(result.stdout, /^FAIL {2}URL scheme +http:\/\/api\.example\.com is plain http to a non-loopback host.*Fix: /m)
+    assert.match(result.stdout, /^FAIL {2}URL scheme +E_INSECURE_URL: baseUrl uses http:\/\/ to api\.example\.com.*Fix: /m)
     assert.doesNotMatch(result.stdout, /^(PASS|FAIL) {2}reachability/m)
   })
 })

@@ -86,6 +86,19 @@ pub enum Unusable {
 }
 
 impl Unusable {
+    /// A stable name, for programs (doctor's `--json`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Unusable::Private => "private",
+            Unusable::NotForSignatures => "not-for-signatures",
+            Unusable::Malformed => "malformed",
+            Unusable::Symmetric => "symmetric",
+            Unusable::WeakRsa => "weak-rsa",
+            Unusable::UnsupportedCurve => "unsupported-curve",
+            Unusable::AlgorithmNotForKey => "alg-not-for-key",
+        }
+    }
+
     pub fn reason(self) -> &'static str {
         match self {
             Unusable::Private => "a private key (has d): never trusted",
@@ -184,7 +197,9 @@ pub struct Skipped {
     pub why: Unusable,
 }
 
-pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
+/// Every entry of a JWKS document, usable or skipped with its reason; `Err` only when the
+/// document is not a JWKS at all.
+pub fn read_jwks(body: &[u8]) -> Result<KeySet> {
     let document: Value = serde_json::from_slice(body)
         .map_err(|_| AuthError::bad_response("the JWKS endpoint did not return JSON"))?;
     let Some(Value::Array(entries)) = document.get("keys") else {
@@ -205,17 +220,57 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
             }),
         }
     }
-    // Refused rather than cached: a set without a usable key would replace keys that work.
+    Ok(set)
+}
+
+/// The keys the client verifies with. Refused rather than cached when none is usable: a
+/// set without a usable key would replace keys that work.
+pub fn parse_jwks(body: &[u8]) -> Result<KeySet> {
+    let set = read_jwks(body)?;
     if set.keys.is_empty() {
+        let mut reasons: Vec<&str> = Vec::new();
+        for skipped in &set.skipped {
+            if !reasons.contains(&skipped.why.reason()) {
+                reasons.push(skipped.why.reason());
+            }
+        }
         return Err(AuthError::bad_response(format!(
-            "the JWKS endpoint published no usable public signing key ({} unusable: weak, malformed, private, symmetric or not for signatures)",
-            set.skipped.len()
+            "the JWKS endpoint published no usable public signing key ({} unusable: {})",
+            set.skipped.len(),
+            if reasons.is_empty() {
+                "the list is empty".to_string()
+            } else {
+                reasons.join("; ")
+            }
         )));
     }
     Ok(set)
 }
 
+/// A usable key as doctor shows it.
+pub struct UsableKey<'a> {
+    pub kid: Option<&'a str>,
+    pub alg: Option<Algorithm>,
+    /// Which of the allowed algorithms it can verify (empty: none the client accepts).
+    pub verifies: Vec<Algorithm>,
+}
+
 impl KeySet {
+    pub fn usable(&self, allowed: &[Algorithm]) -> Vec<UsableKey<'_>> {
+        self.keys
+            .iter()
+            .map(|key| UsableKey {
+                kid: key.kid.as_deref(),
+                alg: key.alg,
+                verifies: allowed
+                    .iter()
+                    .copied()
+                    .filter(|alg| key.shape.fits(*alg) && key.alg.is_none_or(|only| only == *alg))
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Keys that may have signed a token with this header. A token without `kid` is accepted
     /// only when exactly one key fits, as jose does: guessing among several is not verification.
     fn candidates(&self, header: &jwt::Header) -> Result<Vec<&PublicKey>> {

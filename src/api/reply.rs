@@ -58,7 +58,7 @@ impl Reply {
 
     /// The API refused the request for its CSRF token: a 400/401/403 that names CSRF, or a
     /// 2xx `{"success": false}` that does (some APIs answer failures with 200).
-    pub(super) fn is_csrf_refusal(&self) -> bool {
+    pub(crate) fn is_csrf_refusal(&self) -> bool {
         match self.status.as_u16() {
             400 | 401 | 403 => self.mentions_csrf(),
             200..=299 => {

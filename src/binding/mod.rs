@@ -5,6 +5,7 @@ mod args;
 mod fetch;
 mod mcp;
 mod raw_function;
+mod setup;
 mod shared_promise;
 mod status_snapshot;
 
