@@ -6,20 +6,37 @@
 // printed only by `token --raw`. The parts live in cli/, a file per concern.
 
 const { version } = require('./package.json')
-const { EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, USAGE, USAGE_HINT, UsageError, parseArguments } = require('./cli/arguments')
+const {
+  EXIT_OK,
+  EXIT_FAILED,
+  EXIT_USAGE,
+  EXIT_INTERRUPTED,
+  USAGE,
+  USAGE_HINT,
+  USAGE_CODE,
+  UsageError,
+  parseArguments,
+} = require('./cli/arguments')
 const { Interrupted } = require('./cli/password')
-const { printable, errorInfo, describeFailure } = require('./cli/output')
+const { printable, errorInfo, describeFailure, nextStep, colours } = require('./cli/output')
 const { runClientCommand } = require('./cli/commands')
 const { runDoctor } = require('./cli/doctor-checks')
 
 /** Runs one command; resolves to the exit code. `io`: { stdin, stdout, stderr, env }. */
 async function run(argv, io) {
+  // Known before parsing, so that a usage error is JSON too.
+  const json = argv.includes('--json')
+  const { red } = colours(io.stderr, io.env)
+  const usageFailure = (message) => {
+    if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: USAGE_CODE, message } })}\n`)
+    io.stderr.write(`${red('symbiote-auth:')} ${printable(message)}\n${argv.length === 0 ? `\n${USAGE}` : USAGE_HINT}`)
+    return EXIT_USAGE
+  }
   let parsed
   try {
     parsed = parseArguments(argv)
   } catch (error) {
-    io.stderr.write(`symbiote-auth: ${printable(error.message)}\n${argv.length === 0 ? `\n${USAGE}` : USAGE_HINT}`)
-    return EXIT_USAGE
+    return usageFailure(error.message)
   }
   if (parsed.help) {
     io.stdout.write(USAGE)
@@ -36,18 +53,15 @@ async function run(argv, io) {
     if (!options.baseUrl) throw new UsageError(`${command} needs --base-url (or SYMBIOTE_AUTH_BASE_URL)`)
     return await runClientCommand(command, options, io)
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`symbiote-auth: ${printable(error.message)}\n${USAGE_HINT}`)
-      return EXIT_USAGE
+    if (error instanceof UsageError) return usageFailure(error.message)
+    if (error instanceof Interrupted) {
+      if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'E_ABORTED', message: 'interrupted' } })}\n`)
+      return EXIT_INTERRUPTED
     }
-    if (error instanceof Interrupted) return EXIT_INTERRUPTED
     const info = errorInfo(error)
-    if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, error: info })}\n`)
-    const hint =
-      info.code === 'E_LOGIN_REQUIRED'
-        ? `\nSign in first: symbiote-auth login --base-url ${printable(options.baseUrl)} --email <email>`
-        : ''
-    io.stderr.write(`symbiote-auth: ${printable(describeFailure(error))}${hint}\n`)
+    const next = nextStep(info.code, options.baseUrl)
+    if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: info, ...(next && { next }) })}\n`)
+    io.stderr.write(`${red('symbiote-auth:')} ${printable(describeFailure(error))}${next ? `\n${next}` : ''}\n`)
     return EXIT_FAILED
   }
 }

@@ -2,7 +2,9 @@
 // parameters are the parts of ipcMain, ipcRenderer, contextBridge and webContents used.
 // biome-ignore-all lint/suspicious/noExplicitAny: Electron's own ipcMain and ipcRenderer must be assignable to these interfaces, and their listener parameters are typed; only `any` accepts them all
 
-import type { AuthStatus, LoginCredentials } from './index'
+import type { AuthErrorCode, AuthStatus, LoginCredentials } from './index'
+
+export { AuthError, authErrorCode, isAuthError, userMessage } from './errors'
 
 /** The part of Electron's `WebFrameMain` the sender policy reads. */
 export interface WebFrameLike {
@@ -124,6 +126,10 @@ export interface SymbioteAuthApi {
   onStatusChange(listener: (status: AuthStatus) => void): () => void
   /** Only with `exposeToken: true` on both sides. */
   getJwtToken?(): Promise<string>
+  /** The code of a rejection of this API: what `authErrorCode()` reads, from the message where contextBridge dropped `.code`. */
+  errorCode(error: unknown): AuthErrorCode | undefined
+  /** Words for the person using the app, for a rejection or a code (`userMessage()`; the table is in docs/API.md). */
+  userMessage(error: unknown): string
 }
 
 /** Preload: exposes `window[key]` through `contextBridge`. Throws `E_CONFIG` for unusable arguments. */

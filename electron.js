@@ -2,12 +2,15 @@
 // symbiote-auth/electron: IPC glue between an AuthClient in Electron's main process and
 // its renderers. `registerAuthIpc` runs in the main process, `exposeAuthApi` in a preload.
 //
-// This file requires nothing on purpose: its preload half runs in renderers, which must
-// never load the native addon, and a bundler can inline it into a sandboxed preload as is.
+// This file requires nothing but errors.js (which requires nothing) on purpose: its preload
+// half runs in renderers, which must never load the native addon, and a bundler can inline
+// both into a sandboxed preload as they are.
 //
 // Replies cross IPC as `{ ok: true, value }` or `{ ok: false, error: { code, message } }`
 // because Electron keeps only the message of an error thrown by a handler; the preload
 // turns a failure back into an Error with `.code`.
+
+const { AuthError, isAuthError, authErrorCode, userMessage } = require('./errors.js')
 
 const DEFAULT_CHANNEL_PREFIX = 'symbiote-auth'
 const DEFAULT_API_KEY = 'symbioteAuth'
@@ -19,6 +22,8 @@ const DEFAULT_ALLOWED_ORIGINS = Object.freeze(['file://'])
 const MAX_EMAIL_LENGTH = 320
 const MAX_PASSWORD_LENGTH = 1024
 const MAX_CHANNEL_PREFIX_LENGTH = 100
+// Distinct sender refusals logged per registration (a page cannot flood the log).
+const MAX_LOGGED_REFUSALS = 20
 
 const INVALID_ARGUMENT = 'E_INVALID_ARGUMENT'
 const FORBIDDEN_SENDER = 'E_FORBIDDEN_SENDER'
@@ -42,12 +47,11 @@ function channelsFor(prefix) {
   }
 }
 
-// Messages begin with their code, as the native errors' do: contextBridge copies only an
-// error's message into the page, and a host may re-wrap an error by its message.
-function codedError(code, message) {
-  const error = new Error(message.startsWith(`${code}: `) ? message : `${code}: ${message}`)
-  error.code = code
-  return error
+// Messages begin with their code (AuthError does it once), as the native errors' do:
+// contextBridge copies only an error's message into the page, and a host may re-wrap an
+// error by its message.
+function codedError(code, message, options) {
+  return new AuthError(code, message, options)
 }
 
 function configError(message) {
@@ -100,13 +104,20 @@ function parseAllowedOrigins(list) {
 // an allowed origin (`allowedOrigins`: null leaves that to allowSender), and
 // `allowSender` (if given) agrees. The same check runs for every call and before every
 // push, so a page that navigated elsewhere, or a window the policy refuses, gets nothing.
+// Returns why a sender is refused (naming its origin: an origin is not a secret, and it is
+// what a developer has to add), or null when it may.
 function senderPolicy(allowedOrigins, allowSender) {
   return (event) => {
     const frame = event?.senderFrame
     // Electron sets senderFrame to null once the frame navigated away or was destroyed.
-    if (!frame || frame.parent != null || event.sender?.isDestroyed?.()) return false
-    if (allowedOrigins && !allowedOrigins.has(originOf(frame.url))) return false
-    return allowSender ? allowSender(event) === true : true
+    if (!frame || event.sender?.isDestroyed?.()) return 'the frame navigated away or was destroyed'
+    const origin = originOf(frame.url) ?? 'an unknown origin'
+    if (frame.parent != null) return `a subframe (${origin}) may not use the auth API: only a window's main frame may`
+    if (allowedOrigins && !allowedOrigins.has(origin)) {
+      return `a page on ${origin} may not use the auth API: allowedOrigins admits ${[...allowedOrigins].join(', ')}; add ${origin} to allowedOrigins if it is the app's own page (a dev server in development)`
+    }
+    if (allowSender && allowSender(event) !== true) return `allowSender refused the page on ${origin}`
+    return null
   }
 }
 
@@ -161,9 +172,9 @@ function publicStatus(status) {
 }
 
 function describeError(error) {
-  const code = typeof error?.code === 'string' ? error.code : INTERNAL
-  const message = typeof error?.message === 'string' ? error.message : 'unexpected failure in the main process'
-  return { code, message }
+  if (!isAuthError(error)) return { code: INTERNAL, message: `${INTERNAL}: unexpected failure in the main process` }
+  const { code, message, retryAfterMs } = error
+  return typeof retryAfterMs === 'number' ? { code, message, retryAfterMs } : { code, message }
 }
 
 // ----- main process ----------------------------------------------------------------------
@@ -191,20 +202,25 @@ function registerAuthIpc(ipcMain, client, options = {}) {
   // allowSender alone takes over the origin check; allowedOrigins (or its default) and
   // allowSender together must both agree.
   const origins = allowedOrigins !== undefined || !allowSender ? parseAllowedOrigins(allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS) : null
-  const permitted = senderPolicy(origins, allowSender)
+  const refusal = senderPolicy(origins, allowSender)
+  const permitted = (event) => refusal(event) === null
 
   const channels = channelsFor(channelPrefix)
   const byPrefix = registrations.get(ipcMain) ?? new Map()
   registrations.set(ipcMain, byPrefix)
   byPrefix.get(channelPrefix)?.()
 
+  // Each distinct refusal is logged once in the main process, where the developer looks
+  // when every call of a page fails (a dev server missing from allowedOrigins).
+  const logged = new Set()
   const checkSender = (event) => {
-    if (!permitted(event)) {
-      throw codedError(
-        FORBIDDEN_SENDER,
-        'this frame may not use the auth API: only the main frame of a window on an allowed origin (allowedOrigins, allowSender)'
-      )
+    const why = refusal(event)
+    if (why === null) return
+    if (!logged.has(why) && logged.size < MAX_LOGGED_REFUSALS) {
+      logged.add(why)
+      console.warn(`symbiote-auth/electron: ${FORBIDDEN_SENDER}: ${why}`)
     }
+    throw codedError(FORBIDDEN_SENDER, why)
   }
   // What a push is checked with: the target window's main frame as it is now.
   const mayReceive = (webContents) => !webContents.isDestroyed() && permitted({ sender: webContents, senderFrame: webContents.mainFrame })
@@ -320,11 +336,13 @@ function registerAuthIpc(ipcMain, client, options = {}) {
 
 // ----- preload ---------------------------------------------------------------------------
 
-// A failed reply becomes an Error with `.code`, its message starting with the code.
+// A failed reply becomes an AuthError, its message starting with the code (once).
 function unwrapReply(reply) {
   if (reply?.ok === true) return reply.value
-  const { code, message } = reply?.ok === false ? reply.error : { code: INTERNAL, message: 'malformed reply from the main process' }
-  throw codedError(code, message)
+  const { code, message, retryAfterMs } = isAuthError(reply?.error)
+    ? reply.error
+    : { code: INTERNAL, message: 'malformed reply from the main process' }
+  throw codedError(code, message, { retryAfterMs })
 }
 
 // `reportError` is the page's standard route to its 'error' event and the console; where
@@ -389,16 +407,29 @@ function exposeAuthApi(contextBridge, ipcRenderer, options = {}) {
     restore: () => invoke(channels.restore),
     refresh: () => invoke(channels.refresh),
     onStatusChange,
+    // For the page, which has no require: only an error's message crosses contextBridge,
+    // and these read the code from it.
+    errorCode: (error) => authErrorCode(error),
+    userMessage: (error) => userMessage(error),
   }
   if (exposeToken) api.getJwtToken = () => invoke(channels.token)
   contextBridge.exposeInMainWorld(key, api)
 }
 
+const ERROR_CODES = Object.freeze({ INVALID_ARGUMENT, FORBIDDEN_SENDER })
+const LIMITS = Object.freeze({ MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH })
+
+// Shorthand properties only: Node's CommonJS named-export detection (for `import { … }`
+// from ESM) reads this literal and stops at the first property that is not one.
 module.exports = {
   registerAuthIpc,
   exposeAuthApi,
   channelsFor,
-  ERROR_CODES: Object.freeze({ INVALID_ARGUMENT, FORBIDDEN_SENDER }),
+  ERROR_CODES,
   DEFAULT_ALLOWED_ORIGINS,
-  LIMITS: Object.freeze({ MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH }),
+  LIMITS,
+  AuthError,
+  isAuthError,
+  authErrorCode,
+  userMessage,
 }

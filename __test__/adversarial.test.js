@@ -404,6 +404,9 @@ const catalogue = {
       attack: () => tokenEndpointsAnswer({ status: 429, body: { error: 'slow down' }, headers: { 'Retry-After': '7' } }),
       check: async ({ client, logs }, { error }) => {
         assert.match(error.message, /Retry-After: 7 s/)
+        assert.equal(error.retryAfterMs, 7000, 'the wait, as a number for a UI')
+        assert.equal(client.status().lastError.retryAfterMs, 7000)
+        assert.match(client.status().lastError.message, /^E_SERVER: /, 'lastError is shaped as the rejection')
         await settle()
         const backoff = logs.find((record) => record.message.startsWith('next refresh attempt'))
         assert.ok(Number(backoff.fields.delayMs) >= 7000, `backoff ${backoff.fields.delayMs} ms`)

@@ -26,6 +26,7 @@ const KEYRING_SERVICE = `symbiote-auth-cli-test-${process.pid}`
 // Either variable makes the cross-process test fail instead of skip without a persistent store.
 const KEYRING_REQUIRED = process.env.SYMBIOTE_AUTH_REQUIRE_KEYRING === '1'
 const CHECK_ORDER = [
+  'native addon',
   'URL scheme',
   'reachability and TLS',
   'CSRF endpoint',
@@ -103,8 +104,11 @@ _, status = os.waitpid(pid, 0)
 print(json.dumps({"shown": shown.decode("utf8", "replace"), "code": os.waitstatus_to_exitcode(status)}))
 `
 
-async function cliOnTerminal(args, password) {
-  const child = spawn('python3', ['-c', PTY_DRIVER, JSON.stringify([process.execPath, CLI, ...args]), password], { timeout: 20_000 })
+async function cliOnTerminal(args, password, env = {}) {
+  const child = spawn('python3', ['-c', PTY_DRIVER, JSON.stringify([process.execPath, CLI, ...args]), password], {
+    timeout: 20_000,
+    env: { ...process.env, ...env },
+  })
   let output = ''
   child.stdout.on('data', (chunk) => (output += chunk))
   await new Promise((resolve) => child.on('close', resolve))
@@ -118,7 +122,9 @@ function memoryArgs() {
 test.describe('usage', () => {
   const usageErrors = [
     ['no command', [], /no command given/],
-    ['an unknown command', ['stats'], /unknown command \(argument 1\): the command is one of login, status, token, logout, doctor/],
+    ['an unknown command', ['frobnicate'], /unknown command \(argument 1\): the command is one of login, status, token, logout, doctor/],
+    ['a mistyped command', ['logn'], /unknown command \(argument 1\): did you mean login\? The command is one of login, status/],
+    ['a mistyped option', ['login', '--emial', 'a@b.c'], /argument 2 is not an option of symbiote-auth: did you mean --email\?/],
     ['an unknown option', ['status', '--base-url', 'http://127.0.0.1:1', '--verbose'], /argument 4 is not an option of symbiote-auth/],
     ['a short option', ['status', '-v'], /argument 2 is a short option/],
     [
@@ -144,6 +150,19 @@ test.describe('usage', () => {
       assert.equal(stdout, '')
     })
   }
+
+  test('with --json a usage error is JSON on stdout too', async () => {
+    const { code, stdout, stderr } = await cli(['logn', '--json'])
+    assert.equal(code, 2)
+    assert.deepEqual(JSON.parse(stdout), {
+      ok: false,
+      error: {
+        code: 'E_INVALID_ARGUMENT',
+        message: 'unknown command (argument 1): did you mean login? The command is one of login, status, token, logout, doctor',
+      },
+    })
+    assert.match(stderr, /did you mean login/)
+  })
 
   test('a usage error never repeats what was typed: it may be a password', async () => {
     const secret = 'hunter2-typed-in-the-wrong-place'
@@ -284,6 +303,15 @@ test.describe('commands', () => {
     const status = await spawnCli(['status', ...args])
     assert.equal(status.code, 1)
     assert.match(status.stdout, /^Signed out/)
+    assert.match(
+      status.stdout,
+      new RegExp(`^Sign in first: symbiote-auth login --base-url ${srv.url} --email <email>$`, 'm'),
+      'the next step'
+    )
+    assert.equal(
+      JSON.parse((await spawnCli(['status', ...args, '--json'])).stdout).next,
+      `Sign in first: symbiote-auth login --base-url ${srv.url} --email <email>`
+    )
     const token = await spawnCli(['token', ...args])
     assert.equal(token.code, 1)
     assert.match(token.stderr, /E_LOGIN_REQUIRED/)
@@ -319,6 +347,64 @@ test.describe('commands', () => {
     const after = await spawnCli(['status', ...args])
     assert.equal(after.code, 1)
     assert.match(after.stdout, /^Signed out/)
+  })
+})
+
+test.describe('hints, colour and a missing addon', () => {
+  test('a failure names what to do in flags, not API options: --storage memory, --csrf-path', async () => {
+    const noStore = await spawnCli(['login', '--base-url', srv.url, '--account', `cli-${++accountSequence}`, '--email', srv.user.email], {
+      input: srv.user.password,
+      env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },
+    })
+    assert.equal(noStore.code, 1)
+    assert.match(noStore.stderr, /E_STORAGE: /)
+    assert.match(noStore.stderr, /^No usable credential store: add --storage memory/m)
+
+    await srv.config({ csrf: true })
+    try {
+      const csrf = await cli(['login', ...memoryArgs(), '--email', srv.user.email, '--json'], { input: srv.user.password })
+      assert.equal(csrf.code, 1)
+      const answer = JSON.parse(csrf.stdout)
+      assert.equal(answer.error.code, 'E_CSRF')
+      assert.equal(answer.next, 'The API wants a CSRF token: add --csrf-path /api/login (Flask-Security).')
+      assert.match(csrf.stderr, /add --csrf-path \/api\/login/)
+    } finally {
+      await srv.config({ csrf: false })
+    }
+  })
+
+  test('colour on a terminal only, and never with NO_COLOR', async () => {
+    const args = ['doctor', '--base-url', srv.url, '--storage', 'memory']
+    const ansi = '\u001b['
+    const onTerminal = await cliOnTerminal(args, '')
+    assert.ok(onTerminal.shown.includes(`${ansi}32mPASS`), onTerminal.shown)
+    const noColor = await cliOnTerminal(args, '', { NO_COLOR: '1' })
+    assert.equal(noColor.shown.includes(ansi), false, noColor.shown)
+    const piped = await spawnCli(args)
+    assert.equal(piped.stdout.includes(ansi), false, piped.stdout)
+  })
+
+  const linuxX64 = process.platform === 'linux' && process.arch === 'x64'
+  test('a missing addon is E_NATIVE_BINDING naming the platform package, for a command and as the first doctor check', {
+    skip: !linuxX64 && 'the message names linux-x64-gnu',
+  }, async () => {
+    // The generated loader tries this path first and then finds nothing else to load.
+    const env = { NAPI_RS_NATIVE_LIBRARY_PATH: path.join(__dirname, 'no-such-addon.node') }
+    const status = await spawnCli(['status', '--base-url', srv.url, '--storage', 'memory'], { env })
+    assert.equal(status.code, 1)
+    assert.match(
+      status.stderr,
+      /E_NATIVE_BINDING: the native part of symbiote-auth did not load on linux-x64-gnu, Node \d+\.\d+\.\d+: install symbiote-auth-linux-x64-gnu@/
+    )
+    assert.doesNotMatch(status.stderr, /E_INTERNAL|a bug/)
+    const doctor = await spawnCli(['doctor', '--base-url', srv.url, '--storage', 'memory'], { env })
+    assert.equal(doctor.code, 1)
+    const lines = doctor.stdout.trim().split('\n')
+    assert.match(lines[0], /^FAIL {2}native addon +E_NATIVE_BINDING: .*symbiote-auth-linux-x64-gnu.*\. Fix: install the platform package/)
+    assert.ok(
+      lines.slice(1).every((line) => /^SKIP .*skipped: native addon failed/.test(line)),
+      doctor.stdout
+    )
   })
 })
 

@@ -441,6 +441,45 @@ test.describe('the sender policy applies to every call and every push', () => {
     )
   })
 
+  test('a dev server page is refused by default with its origin named and logged once in the main process; listed, it may call', async (t) => {
+    const warnings = []
+    t.mock.method(console, 'warn', (...args) => warnings.push(args.join(' ')))
+    const preload = (contextBridge, ipcRenderer) => exposeAuthApi(contextBridge, ipcRenderer)
+    const electron = createFakeElectron()
+    registerAuthIpc(electron.ipcMain, recordingClient())
+    const devPage = electron.openWindow({ url: 'http://localhost:5173/', preload })
+    for (let call = 0; call < 3; call++) {
+      const error = await rejection(devPage.mainWorld.symbioteAuth.status())
+      assert.match(
+        error.message,
+        /^E_FORBIDDEN_SENDER: a page on http:\/\/localhost:5173 may not use the auth API: allowedOrigins admits file:\/\/; add http:\/\/localhost:5173 to allowedOrigins/
+      )
+      assert.equal(devPage.mainWorld.symbioteAuth.errorCode(error), 'E_FORBIDDEN_SENDER')
+      assert.equal(devPage.mainWorld.symbioteAuth.userMessage(error), 'This window is not allowed to use sign-in.')
+    }
+    assert.equal(warnings.length, 1, `logged once: ${JSON.stringify(warnings)}`)
+    assert.match(warnings[0], /^symbiote-auth\/electron: E_FORBIDDEN_SENDER: a page on http:\/\/localhost:5173 /)
+
+    // What the README wires for development: file:// and the dev server's URL.
+    const dev = createFakeElectron()
+    registerAuthIpc(dev.ipcMain, recordingClient(), { allowedOrigins: ['file://', 'http://localhost:5173/'] })
+    const listed = dev.openWindow({ url: 'http://localhost:5173/settings', preload })
+    assert.equal((await listed.mainWorld.symbioteAuth.status()).state, 'signed-out')
+  })
+
+  test('replies carry retryAfterMs; the preload rejects with an AuthError, its code once in the message', async () => {
+    const { AuthError } = require('..')
+    const electron = createFakeElectron()
+    const busy = new AuthError('E_SERVER', 'the API answered 429', { retryAfterMs: 30_000 })
+    registerAuthIpc(electron.ipcMain, { ...recordingClient(), restore: () => Promise.reject(busy) }, { allowedOrigins: ['file://'] })
+    const window = electron.openWindow({ url: 'file:///opt/app/index.html', preload: exposeAuthApi })
+    const reply = await window.ipcRenderer.invoke(channels.restore)
+    assert.deepEqual(reply, { ok: false, error: { code: 'E_SERVER', message: 'E_SERVER: the API answered 429', retryAfterMs: 30_000 } })
+    const inPage = await rejection(window.mainWorld.symbioteAuth.restore())
+    assert.equal(inPage.message, 'E_SERVER: the API answered 429', 'the code once, not twice')
+    assert.equal(window.mainWorld.symbioteAuth.userMessage(inPage), 'The server has a problem right now. Please try again later.')
+  })
+
   test('exposeToken: true is refused without an explicit sender policy, and evil.example never gets the JWT', async () => {
     const electron = createFakeElectron()
     const error = thrownBy(() => registerAuthIpc(electron.ipcMain, recordingClient(), { exposeToken: true }))

@@ -285,9 +285,11 @@ test.describe('credential store unavailable', () => {
 
   test('login fails with E_STORAGE saying what to do, unless storageFallback is memory', async () => {
     const options = keyringOptions()
+    const loginsBefore = (await ref.server.counters()).login
     const failed = await inChild(options, 'login', [ref.server.user.email, ref.server.user.password], noBus)
     assert.equal(failed.error.code, 'E_STORAGE')
     assert.match(failed.error.message, /gnome-keyring|KWallet|storageFallback/)
+    assert.equal((await ref.server.counters()).login, loginsBefore, 'the store is asked before the password goes out')
     assert.deepEqual(recordFiles(options), [], 'never a plaintext fallback')
 
     const fallback = await inChild(
@@ -370,6 +372,75 @@ test.describe('storage backends', () => {
       assert.equal(backend.blob, null)
     })
   }
+
+  // docs/STORAGE.md's safeStorage backend, the block as it stands, with a stand-in for
+  // Electron (which cannot run here) whose safeStorage really encrypts.
+  function loadDocumentedSafeStorageBackend(selectedBackend) {
+    const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'STORAGE.md'), 'utf8')
+    const block = /```js\n\/\/ safe-storage-backend\.js\n([\s\S]*?)```/.exec(doc)?.[1]
+    assert.ok(block, 'docs/STORAGE.md has the safe-storage-backend.js block')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symbiote-auth-safe-storage-'))
+    const userData = path.join(dir, 'user-data')
+    fs.mkdirSync(userData)
+    fs.mkdirSync(path.join(dir, 'node_modules', 'electron'), { recursive: true })
+    const key = crypto.randomBytes(32).toString('hex')
+    fs.writeFileSync(
+      path.join(dir, 'node_modules', 'electron', 'index.js'),
+      `'use strict'
+      // A stand-in for Electron's main-process app and safeStorage (AES-256-GCM, key per run).
+      const crypto = require('node:crypto')
+      const key = Buffer.from('${key}', 'hex')
+      exports.app = { getPath: (name) => (name === 'userData' ? ${JSON.stringify(userData)} : undefined) }
+      exports.safeStorage = {
+        isEncryptionAvailable: () => true,
+        getSelectedStorageBackend: () => ${JSON.stringify(selectedBackend)},
+        encryptString(text) {
+          const iv = crypto.randomBytes(12)
+          const cipher = crypto.createCipheriv('aes-256-gcm', key, iv)
+          const sealed = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()])
+          return Buffer.concat([iv, cipher.getAuthTag(), sealed])
+        },
+        decryptString(raw) {
+          const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12))
+          decipher.setAuthTag(raw.subarray(12, 28))
+          return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')
+        },
+      }
+`
+    )
+    const file = path.join(dir, 'safe-storage-backend.js')
+    fs.writeFileSync(file, block)
+    return { ...require(file), userData, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
+  }
+
+  test("docs/STORAGE.md's safeStorage backend keeps the session encrypted and restores it", async (t) => {
+    const { safeStorageBackend, userData, cleanup } = loadDocumentedSafeStorageBackend('gnome_libsecret')
+    t.after(cleanup)
+    const client = newClient(ref.server, { storage: safeStorageBackend(), account: 'safe-storage' })
+    const status = await client.login(ref.server.user)
+    assert.equal(status.persistent, true)
+    const token = client.getStoredJwtToken()
+    const sealed = fs.readFileSync(path.join(userData, 'session.bin'))
+    for (const plain of [token, token.split('.')[1], ref.server.user.email, 'cookie', 'access_token']) {
+      assert.equal(sealed.includes(plain), false, 'the file holds nothing of the record in plaintext')
+    }
+    const next = newClient(ref.server, { storage: safeStorageBackend(), account: 'safe-storage' })
+    assert.equal((await next.restore()).state, 'valid')
+    assert.equal(next.getStoredJwtToken(), token)
+    await next.logout()
+    assert.equal(fs.existsSync(path.join(userData, 'session.bin')), false)
+  })
+
+  test("docs/STORAGE.md's safeStorage backend refuses Linux's plaintext basic_text before the password goes out", {
+    skip: process.platform !== 'linux' && 'basic_text is a Linux backend',
+  }, async (t) => {
+    const { safeStorageBackend, cleanup } = loadDocumentedSafeStorageBackend('basic_text')
+    t.after(cleanup)
+    const logins = (await ref.server.counters()).login
+    const error = await rejection(newClient(ref.server, { storage: safeStorageBackend() }).login(ref.server.user))
+    assert.equal(error.code, 'E_STORAGE')
+    assert.equal((await ref.server.counters()).login, logins)
+  })
 
   test('a JS backend that throws is E_STORAGE and the login is undone', async () => {
     const backend = {

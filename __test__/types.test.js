@@ -32,3 +32,34 @@ test('the published types compile with tsc --strict in a host project', () => {
     fs.rmSync(project, { recursive: true, force: true })
   }
 })
+
+test("index.d.ts declares AuthErrorCode's run-time object as the addon has it, and every code has words", () => {
+  const { AuthErrorCode, USER_MESSAGES } = require('..')
+  const declared = fs.readFileSync(path.join(repoRoot, 'index.d.ts'), 'utf8')
+  const block = /export declare const AuthErrorCode: \{([^}]*)\}/.exec(declared)[1]
+  const typed = Object.fromEntries([...block.matchAll(/readonly (\w+): '([A-Z_]+)'/g)].map(([, name, code]) => [name, code]))
+  assert.deepEqual(typed, { ...AuthErrorCode })
+  assert.deepEqual(Object.keys(USER_MESSAGES).sort(), Object.values(AuthErrorCode).sort())
+  const union = /export type AuthErrorCode = (.*)/.exec(fs.readFileSync(path.join(repoRoot, 'native.d.ts'), 'utf8'))[1]
+  assert.deepEqual(union.match(/E_[A-Z_]+/g).sort(), Object.values(AuthErrorCode).sort())
+})
+
+test('AuthError: a class whose instanceof also holds for native rejections and IPC replies are guarded', async () => {
+  const { AuthClient, AuthError, isAuthError, authErrorCode, userMessage } = require('..')
+  const native = await new AuthClient({ baseUrl: 'https://api.example.com', storage: 'memory' }).getJwtToken().catch((error) => error)
+  assert.equal(native.code, 'E_LOGIN_REQUIRED')
+  assert.ok(native instanceof AuthError)
+  assert.ok(isAuthError(native))
+  const made = new AuthError('E_SERVER', 'E_SERVER: busy', { retryAfterMs: 90_000, cause: native })
+  assert.equal(made.message, 'E_SERVER: busy', 'the code once')
+  assert.equal(made.name, 'AuthError')
+  assert.equal(made.cause, native)
+  assert.equal(userMessage(made), 'The server is busy. Please try again in 90 seconds.')
+  assert.equal(isAuthError({ code: 'E_NETWORK', message: 'E_NETWORK: down' }), true, 'a reply after IPC')
+  assert.equal({ code: 'E_NETWORK', message: 'x' } instanceof AuthError, false, 'instanceof needs an Error')
+  for (const other of [new Error('plain'), { code: 'ENOENT', message: 'x' }, null, 'E_NETWORK', { code: 'E_NETWORK' }]) {
+    assert.equal(isAuthError(other), false, JSON.stringify(other))
+  }
+  assert.equal(authErrorCode(new Error('E_TIMEOUT: copied by contextBridge')), 'E_TIMEOUT')
+  assert.equal(userMessage(new Error('no code')), 'Something went wrong. Please try again.')
+})

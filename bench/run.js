@@ -43,15 +43,18 @@ function napiBuild(args) {
   execFileSync(process.execPath, [cli, 'build', ...args], { cwd: common.repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
 }
 
+// The generated loader's names, as package.json's build scripts give them (index.js is ours).
+const LOADER = ['--js', 'native.js', '--dts', 'native.d.ts']
+
 function build() {
   if (common.smoke) {
-    napiBuild(['--platform', '--features', 'bench', '--output-dir', 'bench/build-smoke', '--target-dir', 'target/bench-smoke'])
+    napiBuild(['--platform', ...LOADER, '--features', 'bench', '--output-dir', 'bench/build-smoke', '--target-dir', 'target/bench-smoke'])
     return
   }
   // Separate target dirs: the two feature sets would otherwise overwrite each other's cdylib
   // and relink on every run; target/debug (the tests' build) is never touched.
-  napiBuild(['--platform', '--release', '--features', 'bench', '--output-dir', 'bench/build', '--target-dir', 'target/bench'])
-  napiBuild(['--platform', '--release', '--output-dir', 'bench/build/ship', '--target-dir', 'target/bench-ship'])
+  napiBuild(['--platform', ...LOADER, '--release', '--features', 'bench', '--output-dir', 'bench/build', '--target-dir', 'target/bench'])
+  napiBuild(['--platform', ...LOADER, '--release', '--output-dir', 'bench/build/ship', '--target-dir', 'target/bench-ship'])
 }
 
 function machine() {

@@ -64,7 +64,35 @@ const OPTIONS = {
 const PATH_OPTIONS = ['csrf', 'login', 'logout', 'status', 'token', 'refresh', 'jwks']
 const COMMANDS = new Set(['login', 'status', 'token', 'logout', 'doctor'])
 
+// The code a usage error has in --json output: an argument the command does not take.
+const USAGE_CODE = 'E_INVALID_ARGUMENT'
+
 class UsageError extends Error {}
+
+// Levenshtein distance, for "did you mean": a dozen lines, where a dependency would be the
+// only one of the CLI.
+function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]
+}
+
+// The known name closest to what was typed, when it is a likely typo. Only the known name is
+// ever printed, never the typed text (it may be a password).
+function suggestion(typed, known) {
+  let best = null
+  for (const name of known) {
+    const distance = editDistance(typed, name)
+    if (distance <= Math.max(2, Math.floor(name.length / 3)) && (!best || distance < best.distance)) best = { name, distance }
+  }
+  return best?.name
+}
 
 function camelCase(name) {
   return name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase())
@@ -93,7 +121,10 @@ function parseArguments(argv) {
       )
     }
     const spec = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined
-    if (!spec) throw new UsageError(`argument ${index + 1} is not an option of symbiote-auth (see --help)`)
+    if (!spec) {
+      const near = suggestion(name, Object.keys(OPTIONS))
+      throw new UsageError(`argument ${index + 1} is not an option of symbiote-auth${near ? `: did you mean --${near}?` : ' (see --help)'}`)
+    }
     if (spec.type === 'flag') {
       if (inlineValue !== undefined) throw new UsageError(`--${name} takes no value`)
       options[camelCase(name)] = true
@@ -115,7 +146,10 @@ function parseArguments(argv) {
   if (!commandAt) throw new UsageError('no command given')
   const command = argv[commandAt - 1]
   if (!COMMANDS.has(command)) {
-    throw new UsageError(`unknown command (argument ${commandAt}): the command is one of ${[...COMMANDS].join(', ')}`)
+    const near = suggestion(command, COMMANDS)
+    throw new UsageError(
+      `unknown command (argument ${commandAt}): ${near ? `did you mean ${near}? The` : 'the'} command is one of ${[...COMMANDS].join(', ')}`
+    )
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}: ${command} takes options only`)
   for (const [name, spec] of Object.entries(OPTIONS)) {
@@ -133,6 +167,7 @@ module.exports = {
   EXIT_INTERRUPTED,
   USAGE,
   USAGE_HINT,
+  USAGE_CODE,
   PATH_OPTIONS,
   UsageError,
   parseArguments,

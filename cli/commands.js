@@ -3,7 +3,7 @@
 
 const { EXIT_OK, EXIT_FAILED, PATH_OPTIONS, UsageError } = require('./arguments')
 const { readPassword } = require('./password')
-const { describeStatus, decodeJwtPart, describeClaims, printable, describeFailure } = require('./output')
+const { describeStatus, decodeJwtPart, describeClaims, printable, describeFailure, nextStep } = require('./output')
 
 // Loaded on first use, so --help and usage errors work even without the native binary.
 function loadAuthClient() {
@@ -39,9 +39,11 @@ const commands = {
     return { ok: true, lines: describeStatus(status), json: { status } }
   },
 
-  async status(client) {
+  async status(client, options) {
     const status = await client.restore()
-    return { ok: status.authenticated, lines: describeStatus(status), json: { status } }
+    if (status.authenticated) return { ok: true, lines: describeStatus(status), json: { status } }
+    const next = nextStep('E_LOGIN_REQUIRED', options.baseUrl)
+    return { ok: false, lines: [...describeStatus(status), next], json: { status, next } }
   },
 
   async token(client, options) {

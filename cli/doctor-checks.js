@@ -6,13 +6,27 @@
 const crypto = require('node:crypto')
 const { EXIT_OK, EXIT_FAILED, UsageError } = require('./arguments')
 const { Interrupted, readPassword } = require('./password')
-const { describeExpiry, decodeJwtPart, printable, errorInfo, describeFailure } = require('./output')
+const { describeExpiry, decodeJwtPart, printable, errorInfo, describeFailure, colours } = require('./output')
 const { loadAuthClient, clientOptions } = require('./commands')
 const { TransportFailure, probe, httpProblem } = require('./doctor-probe')
 
 const pass = (detail) => ({ status: 'pass', detail })
 const fail = (detail, fix) => ({ status: 'fail', detail, fix })
 const skip = (detail) => ({ status: 'skip', detail })
+
+// The addon for this platform: every other check asks it. When it is missing, the error
+// (E_NATIVE_BINDING) names the platform and the package to install.
+function checkNativeBinding() {
+  try {
+    loadAuthClient()
+  } catch (error) {
+    return fail(
+      describeFailure(error),
+      'install the platform package it names (npm install does so for a published release), or build from source with npm run build'
+    )
+  }
+  return pass(`the addon for ${process.platform}-${process.arch} loaded`)
+}
 
 // The client itself judges the URL (and every other option): doctor builds one from them.
 function checkUrl(context) {
@@ -217,13 +231,15 @@ async function checkCredentialStore(context) {
   } catch (error) {
     return fail(
       describeFailure(error),
-      'unlock or install the OS credential store (Linux: a Secret Service such as gnome-keyring), or use storage "memory" / storageFallback "memory"'
+      'unlock or install the OS credential store (Linux: a Secret Service such as gnome-keyring or KWallet); --storage memory runs the CLI without one, storageFallback: "memory" the app'
     )
   }
 }
 
 // In the order the client meets them. `network` checks are skipped once the API is unreachable.
+// `stopsAll`: every later check needs what it checks.
 const DOCTOR_CHECKS = [
+  { name: 'native-binding', label: 'native addon', run: checkNativeBinding, stopsAll: true },
   { name: 'url', label: 'URL scheme', run: checkUrl, stopsOnFailure: true },
   { name: 'reachability', label: 'reachability and TLS', run: checkReachability, network: true, stopsOnFailure: true },
   { name: 'csrf', label: 'CSRF endpoint', run: checkCsrf, network: true },
@@ -236,13 +252,17 @@ const DOCTOR_CHECKS = [
 ]
 const LABEL_WIDTH = Math.max(...DOCTOR_CHECKS.map((check) => check.label.length))
 
-function formatCheck(check, result) {
-  const line = `${result.status.toUpperCase().padEnd(4)}  ${check.label.padEnd(LABEL_WIDTH)}  ${result.detail}`
-  return result.fix ? `${line}. Fix: ${result.fix}` : line
+const STATUS_COLOUR = { pass: 'green', fail: 'red', skip: 'yellow' }
+
+function formatCheck(check, result, paint) {
+  const status = paint[STATUS_COLOUR[result.status]](result.status.toUpperCase().padEnd(4))
+  const line = `${check.label.padEnd(LABEL_WIDTH)}  ${result.detail}`
+  return `${status}  ${printable(result.fix ? `${line}. Fix: ${result.fix}` : line)}`
 }
 
 async function runDoctor(options, io) {
   if (!options.baseUrl) throw new UsageError('doctor needs --base-url')
+  const paint = colours(io.stdout, io.env)
   const context = {
     options,
     io,
@@ -269,10 +289,11 @@ async function runDoctor(options, io) {
   }
   const results = new Map()
   let stoppedBy = null
+  let stoppedAllBy = null
   for (const check of DOCTOR_CHECKS) {
     let result
-    if (stoppedBy && check.network) {
-      result = skip(`skipped: ${stoppedBy} failed`)
+    if (stoppedAllBy || (stoppedBy && check.network)) {
+      result = skip(`skipped: ${stoppedAllBy ?? stoppedBy} failed`)
     } else {
       try {
         result = await check.run(context)
@@ -286,7 +307,8 @@ async function runDoctor(options, io) {
     }
     results.set(check.name, result)
     if (result.status === 'fail' && check.stopsOnFailure) stoppedBy ??= check.label
-    if (!options.json) io.stdout.write(`${printable(formatCheck(check, result))}\n`)
+    if (result.status === 'fail' && check.stopsAll) stoppedAllBy ??= check.label
+    if (!options.json) io.stdout.write(`${formatCheck(check, result, paint)}\n`)
   }
   const ok = [...results.values()].every((result) => result.status !== 'fail')
   if (options.json) {

@@ -23,7 +23,7 @@ function describeExpiry(expiresAtMs) {
 
 function describeStatus(status) {
   if (!status.authenticated) {
-    const why = status.lastError ? ` Last error: ${status.lastError.code}: ${status.lastError.message}` : ''
+    const why = status.lastError ? ` Last error: ${status.lastError.message}` : ''
     return [`Signed out (${status.state}).${why}`]
   }
   const { user } = status
@@ -76,4 +76,39 @@ function describeFailure(error) {
   return `${code}: ${message}`
 }
 
-module.exports = { describeExpiry, describeStatus, decodeJwtPart, describeClaims, printable, errorInfo, describeFailure }
+// What to do next, by code, in the CLI's own terms (flags, commands): the library's messages
+// name API options (storageFallback, paths.csrf), which a terminal user cannot set.
+function nextStep(code, baseUrl) {
+  const url = baseUrl ? printable(baseUrl) : '<url>'
+  const steps = {
+    E_LOGIN_REQUIRED: `Sign in first: symbiote-auth login --base-url ${url} --email <email>`,
+    E_STORAGE:
+      'No usable credential store: add --storage memory (the session then ends with the command), or unlock or install one (Linux: gnome-keyring or KWallet).',
+    E_CSRF: 'The API wants a CSRF token: add --csrf-path /api/login (Flask-Security).',
+    E_INSECURE_URL: 'Use an https:// --base-url (http:// only to 127.0.0.1, [::1] or localhost).',
+    E_NETWORK: `Is the API running at ${url}? symbiote-auth doctor --base-url ${url} checks the setup step by step.`,
+    E_TIMEOUT: `The API did not answer in time: try a larger --timeout-ms, or symbiote-auth doctor --base-url ${url}.`,
+    E_TOKEN_INVALID: `symbiote-auth doctor --base-url ${url} --email <email> checks the JWKS, --algorithms, --issuer, --audience and the clocks.`,
+    E_INVALID_CREDENTIALS: 'Check the email (--email) and the password.',
+  }
+  return steps[code]
+}
+
+// Colour only for a person at a terminal who has not asked for none (https://no-color.org).
+function colours(stream, env) {
+  const on = Boolean(stream.isTTY) && !(typeof env.NO_COLOR === 'string' && env.NO_COLOR !== '')
+  const paint = (code) => (text) => (on ? `\u001b[${code}m${text}\u001b[0m` : text)
+  return { red: paint('31'), green: paint('32'), yellow: paint('33'), bold: paint('1') }
+}
+
+module.exports = {
+  describeExpiry,
+  describeStatus,
+  decodeJwtPart,
+  describeClaims,
+  printable,
+  errorInfo,
+  describeFailure,
+  nextStep,
+  colours,
+}

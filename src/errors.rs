@@ -7,8 +7,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-/// The stable code of every rejection (docs/API.md). The Electron glue adds
-/// `E_FORBIDDEN_SENDER` on its side.
+/// The stable code of every failure (docs/API.md). Two are raised in JS, listed here so that
+/// this is the one list of codes: `E_FORBIDDEN_SENDER` (the Electron glue) and
+/// `E_NATIVE_BINDING` (the package entry, when this binary did not load).
 #[napi_derive::napi(string_enum, js_name = "AuthErrorCode")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -42,6 +43,12 @@ pub enum ErrorCode {
     /// The caller cancelled the call (`apiFetch`'s `init.signal`).
     #[napi(value = "E_ABORTED")]
     Aborted,
+    /// Raised by `symbiote-auth/electron`: its sender policy refused the frame.
+    #[napi(value = "E_FORBIDDEN_SENDER")]
+    ForbiddenSender,
+    /// Raised by the package entry (index.js) when no binary loads; never by this crate.
+    #[napi(value = "E_NATIVE_BINDING")]
+    NativeBinding,
     #[napi(value = "E_INTERNAL")]
     Internal,
 }
@@ -63,6 +70,8 @@ impl ErrorCode {
             ErrorCode::Storage => "E_STORAGE",
             ErrorCode::InvalidArgument => "E_INVALID_ARGUMENT",
             ErrorCode::Aborted => "E_ABORTED",
+            ErrorCode::ForbiddenSender => "E_FORBIDDEN_SENDER",
+            ErrorCode::NativeBinding => "E_NATIVE_BINDING",
             ErrorCode::Internal => "E_INTERNAL",
         }
     }

@@ -95,3 +95,30 @@ async function page(api: SymbioteAuthApi): Promise<number | null> {
 }
 
 void [signIn, lastCode, fetchWithToken, provider, origins, dispose, agentConfig, transport, stdio, since, strictFetch, page]
+
+// The error helpers: AuthError is a class (instanceof narrows), AuthErrorCode a value too.
+import { AuthError as AuthErrorClass, AuthErrorCode as Codes, authErrorCode, isAuthError as isAuthFailure, userMessage } from 'symbiote-auth'
+import { userMessage as pageWords } from 'symbiote-auth/errors'
+
+async function signInWithWords(): Promise<string> {
+  try {
+    await client.login({ email: 'a@example.com', password: 'pw' })
+    return ''
+  } catch (error) {
+    if (error instanceof AuthErrorClass) {
+      const code: AuthErrorCode = error.code
+      const wait: number | undefined = error.retryAfterMs
+      if (code === Codes.InvalidCredentials || code === 'E_SERVER') return `${userMessage(error)} ${wait ?? ''}`
+    }
+    if (isAuthFailure(error)) return pageWords(error.code)
+    return authErrorCode(error) ?? 'unknown'
+  }
+}
+const made = new AuthErrorClass('E_CONFIG', 'a message', { cause: new Error('why'), retryAfterMs: 5 })
+// Codes raised by the JS glue belong to the union as well.
+const glueCodes: AuthErrorCode[] = ['E_FORBIDDEN_SENDER', 'E_NATIVE_BINDING']
+const retry: number | undefined = client.status().lastError?.retryAfterMs
+declare const bridged: SymbioteAuthApi
+const pageCode: AuthErrorCode | undefined = bridged.errorCode(new Error('E_LOGIN_REQUIRED: x'))
+const pageText: string = bridged.userMessage('E_LOGIN_REQUIRED')
+void [signInWithWords, made, glueCodes, retry, pageCode, pageText]

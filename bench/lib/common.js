@@ -27,7 +27,7 @@ function benchOptions(options) {
 }
 
 /** The bench build's entry point; child processes get it in `SYMBIOTE_BENCH_ADDON`. */
-const addonEntry = path.join(buildDir, 'index.js')
+const addonEntry = path.join(buildDir, 'native.js')
 
 function loadAddon() {
   const entry = addonEntry

@@ -29,18 +29,22 @@ function render(status) {
   $('signed-in').hidden = !status.authenticated
   $('user').textContent = status.user ? `${status.user.displayName ?? status.user.email} <${status.user.email}>` : '—'
   $('persistent').textContent = status.authenticated ? (status.persistent ? 'in the OS credential store' : 'this run only') : '—'
-  $('last-error').textContent = status.lastError ? `${status.lastError.code}: ${status.lastError.message}` : 'none'
+  $('last-error').textContent = status.lastError ? auth.userMessage(status.lastError) : 'none'
+  $('last-error').title = status.lastError?.message ?? ''
   expiresAt = status.expiresAt
   $('expires').dataset.expiresAt = expiresAt ?? ''
   showExpiry()
 }
 
-// Errors crossing contextBridge keep only their message, which starts with the code.
+// Errors crossing contextBridge keep only their message, which starts with the code: the
+// page shows the user's words for it (auth.userMessage) and keeps the developer text in
+// the console.
 async function attempt(work) {
   try {
     await work()
   } catch (error) {
-    show(error.message)
+    show(auth.userMessage(error))
+    console.warn(error.message)
   }
 }
 

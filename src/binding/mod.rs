@@ -41,6 +41,9 @@ pub(crate) fn coded_error<'env>(env: &'env Env, err: &AuthError) -> Result<Objec
     // "E_CODE: message": the code survives a host that re-wraps the error by message.
     let mut error = env.create_error(Error::from_reason(err.to_string()))?;
     error.set_named_property("code", err.code.as_str())?;
+    if let Some(ms) = retry_after_ms(err) {
+        error.set_named_property("retryAfterMs", ms)?;
+    }
     Ok(error)
 }
 
@@ -104,14 +107,23 @@ where
 #[napi(object)]
 #[derive(Default)]
 pub struct PathOptions {
+    /// The CSRF endpoint, `"/api/login"` for Flask-Security; default `null` (no CSRF token).
+    /// When set, a token is fetched when a POST needs one and sent as `X-CSRF-Token`.
     #[napi(ts_type = "string | null")]
     pub csrf: Option<Either<String, Null>>,
+    /// `POST {email, password, remember}`; default `"/api/login"`.
     pub login: Option<String>,
+    /// `POST`, best effort; default `"/api/logout"`.
     pub logout: Option<String>,
+    /// `GET` → `{authenticated, user}`, asked when the login answer names no user; default `"/api/user/status"`.
     pub status: Option<String>,
+    /// `POST {}` with the session cookie → `{access_token}`; default `"/api/jwt/token"`.
     pub token: Option<String>,
+    /// `POST` with the current JWT as bearer; a failure falls back to `token`. Default
+    /// `"/api/jwt/refresh"`; `null` turns it off.
     #[napi(ts_type = "string | null")]
     pub refresh: Option<Either<String, Null>>,
+    /// `GET` → the JWKS the JWTs are verified with; default `"/api/jwt/jwks"`.
     pub jwks: Option<String>,
 }
 
@@ -119,28 +131,49 @@ pub struct PathOptions {
 pub struct AuthClientOptions<'env> {
     /// Flask API origin: `https://`, or `http://` to loopback only.
     pub base_url: String,
+    /// The API's endpoints, each a path on `baseUrl`; Flask-Security needs `{ csrf: "/api/login" }`.
     pub paths: Option<PathOptions>,
+    /// When set, a JWT's `iss` must equal it.
     pub issuer: Option<String>,
+    /// When set, a JWT's `aud` must contain one of these.
     pub audience: Option<Either<String, Vec<String>>>,
+    /// JWS algorithms accepted; default `["RS256", "ES256"]`. Also `RS384/512`, `PS256/384/512`,
+    /// `ES384`, `EdDSA`. `none` and `HS*` are never accepted, whatever is listed.
     pub algorithms: Option<Vec<String>>,
+    /// Clock tolerance for `exp`, `nbf` and `iat`, in seconds; default 30.
     pub leeway_seconds: Option<f64>,
     /// Fetched JWKS older than this (default 600) is refetched before the next refresh.
     pub jwks_max_age_seconds: Option<f64>,
+    /// How long before `exp` a refresh starts; default a fifth of the token's lifetime, at
+    /// most 300, never more than half of it.
     pub refresh_before_expiry_seconds: Option<f64>,
+    /// Per HTTP request, connection and whole body included; default 10000.
     pub request_timeout_ms: Option<f64>,
     /// First pause after a failed refresh (default 1000); doubles per failure, with jitter.
     pub refresh_retry_min_ms: Option<f64>,
     /// Largest pause between refresh attempts (default 60000).
     pub refresh_retry_max_ms: Option<f64>,
+    /// Where the session lives between runs: `"keyring"` (default: a key in the OS credential
+    /// store, the session sealed with it in a file), `"memory"` (this run only), or your own
+    /// `StorageBackend` (it receives the session record in plaintext: encrypt it, e.g. with
+    /// Electron's `safeStorage`).
     #[napi(ts_type = "'keyring' | 'memory' | StorageBackend")]
     pub storage: Option<Either<String, Object<'env>>>,
     /// Folder of the keyring store's encrypted record file (default: the OS data directory).
     pub storage_dir: Option<String>,
+    /// The OS credential store's service name; default `"symbiote"`.
     pub keyring_service: Option<String>,
+    /// Keeps several signed-in profiles of one app apart; default `"default"`.
     pub account: Option<String>,
+    /// The only origins that ever receive the JWT (MCP servers and the API); default the origin
+    /// of `baseUrl`. Each `https://`, or `http://` to loopback.
     pub trusted_origins: Option<Vec<String>>,
+    /// When the credential store cannot be used (Linux without a Secret Service, a locked
+    /// keychain): `"none"` (default) fails `login()` with `E_STORAGE` before the password is
+    /// sent; `"memory"` keeps the session for this run only. Never a plaintext file.
     #[napi(ts_type = "'none' | 'memory'")]
     pub storage_fallback: Option<String>,
+    /// The lowest level passed to `onLog`; default `"info"`. No level ever carries a secret.
     #[napi(ts_type = "'error' | 'warn' | 'info' | 'debug' | 'trace'")]
     pub log_level: Option<String>,
     /// `"system"` (default: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`), `"none"`,
@@ -206,11 +239,20 @@ pub struct JsUser {
     pub roles: Option<Vec<String>>,
 }
 
+/// The last failure, shaped as a rejection is: `code`, the message beginning with it, and
+/// `retryAfterMs` when the API sent `Retry-After`.
 #[napi(object, js_name = "AuthErrorInfo")]
 pub struct JsErrorInfo {
     #[napi(ts_type = "AuthErrorCode")]
     pub code: String,
+    /// `"E_CODE: …"`, written by the library for developers and logs; `userMessage()` has words for users.
     pub message: String,
+    /// How long the API asked to be left alone (`Retry-After`), in ms.
+    pub retry_after_ms: Option<f64>,
+}
+
+fn retry_after_ms(err: &AuthError) -> Option<f64> {
+    err.retry_after.map(|wait| wait.as_millis() as f64)
 }
 
 #[napi(object, js_name = "AuthStatus", use_nullable = true)]
@@ -243,7 +285,8 @@ impl From<AuthStatus> for JsAuthStatus {
             expires_at: status.expires_at.map(|ms| ms as f64),
             last_error: status.last_error.map(|err| JsErrorInfo {
                 code: err.code.as_str().to_string(),
-                message: err.message,
+                message: err.to_string(),
+                retry_after_ms: retry_after_ms(&err),
             }),
             persistent: status.persistent,
             clock_skew_ms: status.clock_skew_ms.map(|ms| ms as f64),
@@ -401,7 +444,9 @@ impl AuthClient {
         })
     }
 
-    /// Session login, then a JWT verified against the JWKS, then stored.
+    /// Session login, then a JWT verified against the JWKS, then stored. With `remember` (the
+    /// default) and no usable store, fails `E_STORAGE` before the password is sent (unless
+    /// `storageFallback: "memory"`). A failed login keeps the session there was.
     #[napi(
         ts_args_type = "credentials: LoginCredentials",
         ts_return_type = "Promise<AuthStatus>"

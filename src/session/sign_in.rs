@@ -67,7 +67,11 @@ impl AuthCore {
             return Err(abandoned());
         }
         self.logger.debug("signing in", &[]);
-        let (token, user) = match self.sign_in_at_api(email.trim(), password, remember).await {
+        let signed_in = match self.check_store_for(remember).await {
+            Ok(()) => self.sign_in_at_api(email.trim(), password, remember).await,
+            Err(err) => Err(err),
+        };
+        let (token, user) = match signed_in {
             Ok(parts) => parts,
             Err(err) => {
                 self.logger
@@ -129,6 +133,16 @@ impl AuthCore {
             ],
         );
         Ok(self.status())
+    }
+
+    /// A session to remember needs a store to keep it in: asked before the password goes
+    /// out, so a store that cannot be used fails the login with `E_STORAGE` and the API never
+    /// sees it (unless `storageFallback: "memory"` lets the session live in memory instead).
+    async fn check_store_for(&self, remember: bool) -> Result<()> {
+        if !remember || self.persist.falls_back_to_memory() {
+            return Ok(());
+        }
+        self.persist.probe().await
     }
 
     /// Login, token and user at the API, in the pending session; nothing of the current

@@ -386,6 +386,7 @@ pub struct TestStore {
     saves_begun: Mutex<usize>,
     hold: Mutex<Option<watch::Sender<bool>>>,
     hold_loads: Mutex<Option<watch::Sender<bool>>>,
+    unavailable: Mutex<bool>,
 }
 
 /// Waits while `gate` holds a gate that is not yet open.
@@ -415,6 +416,18 @@ impl TestStore {
         }
     }
 
+    /// Every call fails `E_STORAGE` from now on, as a locked or absent credential store does.
+    pub fn make_unavailable(&self) {
+        *self.unavailable.lock() = true;
+    }
+
+    fn check_available(&self) -> crate::errors::Result<()> {
+        if *self.unavailable.lock() {
+            return Err(AuthError::storage("the test store is unavailable"));
+        }
+        Ok(())
+    }
+
     /// Loads from now on wait (the read is under way) until `release_loads`.
     pub fn hold_loads(&self) {
         *self.hold_loads.lock() = Some(watch::channel(false).0);
@@ -430,6 +443,7 @@ impl TestStore {
 impl SessionStore for TestStore {
     fn load(&self) -> StoreFuture<'_, Option<Secret>> {
         Box::pin(async move {
+            self.check_available()?;
             let record = self.record();
             pass_gate(&self.hold_loads).await;
             Ok(record)
@@ -438,6 +452,7 @@ impl SessionStore for TestStore {
 
     fn save(&self, record: Secret) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            self.check_available()?;
             *self.saves_begun.lock() += 1;
             pass_gate(&self.hold).await;
             *self.record.lock() = Some(record);
@@ -447,6 +462,7 @@ impl SessionStore for TestStore {
 
     fn clear(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            self.check_available()?;
             *self.record.lock() = None;
             Ok(())
         })
