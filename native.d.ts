@@ -64,6 +64,7 @@ export declare class AuthClient {
   getStoredJwtToken(): string | null
   /** Signature (cached JWKS), algorithm, time and audience claims; default: the stored token. */
   isJwtTokenValid(token?: string | undefined | null): boolean
+  /** Whether a session is signed in now (its token may be refreshing); no I/O. */
   isAuthenticated(): boolean
   /** A frozen snapshot; the same object while the status is unchanged. */
   status(): Readonly<AuthStatus>

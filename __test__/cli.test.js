@@ -481,7 +481,18 @@ test.describe('doctor', () => {
     )
     assert.deepEqual(
       checks.map((check) => check.name),
-      ['url', 'reachability', 'csrf', 'login-endpoint', 'jwks', 'token-endpoint', 'signature', 'clock', 'credential-store']
+      [
+        'native-binding',
+        'url',
+        'reachability',
+        'csrf',
+        'login-endpoint',
+        'jwks',
+        'token-endpoint',
+        'signature',
+        'clock',
+        'credential-store',
+      ]
     )
     for (const check of checks) assert.ok(['pass', 'skip'].includes(check.status), JSON.stringify(check))
   })
@@ -640,8 +651,8 @@ test.describe('doctor', () => {
     const result = await cli(['doctor', '--base-url', await closedPortUrl(), '--storage', 'memory'])
     assert.equal(result.code, 1)
     const lines = result.stdout.trim().split('\n')
-    assert.match(lines[1], /^FAIL {2}reachability and TLS +connection refused\. Fix: /)
-    for (const line of lines.slice(2, -1)) assert.match(line, /^SKIP .*skipped: reachability and TLS failed/)
+    assert.match(lines[2], /^FAIL {2}reachability and TLS +connection refused\. Fix: /)
+    for (const line of lines.slice(3, -1)) assert.match(line, /^SKIP .*skipped: reachability and TLS failed/)
     assert.match(lines.at(-1), /^PASS {2}credential store/)
   })
 

@@ -63,3 +63,19 @@ test('AuthError: a class whose instanceof also holds for native rejections and I
   assert.equal(authErrorCode(new Error('E_TIMEOUT: copied by contextBridge')), 'E_TIMEOUT')
   assert.equal(userMessage(new Error('no code')), 'Something went wrong. Please try again.')
 })
+
+test('every option, path and method of the client has its JSDoc in the published types', () => {
+  const declared = fs.readFileSync(path.join(repoRoot, 'native.d.ts'), 'utf8')
+  const undocumented = []
+  for (const [, name, body] of declared.matchAll(
+    /export (?:interface|declare class) (AuthClientOptions|PathOptions|AuthClient) \{([\s\S]*?)\n\}/g
+  )) {
+    const lines = body.split('\n')
+    lines.forEach((line, index) => {
+      const member = /^ {2}(?:static )?(\w+)[?(:]/.exec(line)?.[1]
+      if (!member || member === 'constructor') return
+      if (!/\*\/\s*$/.test(lines[index - 1] ?? '')) undocumented.push(`${name}.${member}`)
+    })
+  }
+  assert.deepEqual(undocumented, [])
+})

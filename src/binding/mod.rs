@@ -4,6 +4,7 @@
 mod args;
 mod fetch;
 mod mcp;
+mod options;
 mod raw_function;
 mod setup;
 mod shared_promise;
@@ -13,7 +14,7 @@ pub use mcp::McpAuthProvider;
 #[cfg(feature = "bench")]
 pub(crate) use raw_function::plain_function;
 
-use crate::config::{check_transport, Config, ConfigInput, PathsInput, ProxySetting};
+use crate::config::{check_transport, Config, ProxySetting};
 use crate::errors::{catch_panic, catch_panic_async, AuthError, ErrorCode};
 use crate::js_guard::quiet;
 use crate::js_storage::JsStore;
@@ -25,8 +26,9 @@ use args::Shape;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
+use options::{AuthClientOptions, LoginCredentials, CREDENTIALS_SHAPE, OPTIONS_SHAPE};
 use shared_promise::SharedPromise;
-use status_snapshot::StatusSnapshot;
+use status_snapshot::{JsAuthStatus, StatusSnapshot};
 use std::sync::Arc;
 
 /// Turns a core error into a JS `Error` with the contract's stable `code`.
@@ -45,6 +47,11 @@ pub(crate) fn coded_error<'env>(env: &'env Env, err: &AuthError) -> Result<Objec
         error.set_named_property("retryAfterMs", ms)?;
     }
     Ok(error)
+}
+
+/// `Retry-After` as JS has it: ms.
+pub(crate) fn retry_after_ms(err: &AuthError) -> Option<f64> {
+    err.retry_after.map(|wait| wait.as_millis() as f64)
 }
 
 /// Runs a synchronous entry point; a panic in it becomes an `E_INTERNAL` error for JS
@@ -103,243 +110,6 @@ where
         move |env, outcome| guarded(env, || finish(env, outcome)),
     )
 }
-
-#[napi(object)]
-#[derive(Default)]
-pub struct PathOptions {
-    /// The CSRF endpoint, `"/api/login"` for Flask-Security; default `null` (no CSRF token).
-    /// When set, a token is fetched when a POST needs one and sent as `X-CSRF-Token`.
-    #[napi(ts_type = "string | null")]
-    pub csrf: Option<Either<String, Null>>,
-    /// `POST {email, password, remember}`; default `"/api/login"`.
-    pub login: Option<String>,
-    /// `POST`, best effort; default `"/api/logout"`.
-    pub logout: Option<String>,
-    /// `GET` → `{authenticated, user}`, asked when the login answer names no user; default `"/api/user/status"`.
-    pub status: Option<String>,
-    /// `POST {}` with the session cookie → `{access_token}`; default `"/api/jwt/token"`.
-    pub token: Option<String>,
-    /// `POST` with the current JWT as bearer; a failure falls back to `token`. Default
-    /// `"/api/jwt/refresh"`; `null` turns it off.
-    #[napi(ts_type = "string | null")]
-    pub refresh: Option<Either<String, Null>>,
-    /// `GET` → the JWKS the JWTs are verified with; default `"/api/jwt/jwks"`.
-    pub jwks: Option<String>,
-}
-
-#[napi(object, object_to_js = false)]
-pub struct AuthClientOptions<'env> {
-    /// Flask API origin: `https://`, or `http://` to loopback only.
-    pub base_url: String,
-    /// The API's endpoints, each a path on `baseUrl`; Flask-Security needs `{ csrf: "/api/login" }`.
-    pub paths: Option<PathOptions>,
-    /// When set, a JWT's `iss` must equal it.
-    pub issuer: Option<String>,
-    /// When set, a JWT's `aud` must contain one of these.
-    pub audience: Option<Either<String, Vec<String>>>,
-    /// JWS algorithms accepted; default `["RS256", "ES256"]`. Also `RS384/512`, `PS256/384/512`,
-    /// `ES384`, `EdDSA`. `none` and `HS*` are never accepted, whatever is listed.
-    pub algorithms: Option<Vec<String>>,
-    /// Clock tolerance for `exp`, `nbf` and `iat`, in seconds; default 30.
-    pub leeway_seconds: Option<f64>,
-    /// Fetched JWKS older than this (default 600) is refetched before the next refresh.
-    pub jwks_max_age_seconds: Option<f64>,
-    /// How long before `exp` a refresh starts; default a fifth of the token's lifetime, at
-    /// most 300, never more than half of it.
-    pub refresh_before_expiry_seconds: Option<f64>,
-    /// Per HTTP request, connection and whole body included; default 10000.
-    pub request_timeout_ms: Option<f64>,
-    /// First pause after a failed refresh (default 1000); doubles per failure, with jitter.
-    pub refresh_retry_min_ms: Option<f64>,
-    /// Largest pause between refresh attempts (default 60000).
-    pub refresh_retry_max_ms: Option<f64>,
-    /// Where the session lives between runs: `"keyring"` (default: a key in the OS credential
-    /// store, the session sealed with it in a file), `"memory"` (this run only), or your own
-    /// `StorageBackend` (it receives the session record in plaintext: encrypt it, e.g. with
-    /// Electron's `safeStorage`).
-    #[napi(ts_type = "'keyring' | 'memory' | StorageBackend")]
-    pub storage: Option<Either<String, Object<'env>>>,
-    /// Folder of the keyring store's encrypted record file (default: the OS data directory).
-    pub storage_dir: Option<String>,
-    /// The OS credential store's service name; default `"symbiote"`.
-    pub keyring_service: Option<String>,
-    /// Keeps several signed-in profiles of one app apart; default `"default"`.
-    pub account: Option<String>,
-    /// The only origins that ever receive the JWT (MCP servers and the API); default the origin
-    /// of `baseUrl`. Each `https://`, or `http://` to loopback.
-    pub trusted_origins: Option<Vec<String>>,
-    /// When the credential store cannot be used (Linux without a Secret Service, a locked
-    /// keychain): `"none"` (default) fails `login()` with `E_STORAGE` before the password is
-    /// sent; `"memory"` keeps the session for this run only. Never a plaintext file.
-    #[napi(ts_type = "'none' | 'memory'")]
-    pub storage_fallback: Option<String>,
-    /// The lowest level passed to `onLog`; default `"info"`. No level ever carries a secret.
-    #[napi(ts_type = "'error' | 'warn' | 'info' | 'debug' | 'trace'")]
-    pub log_level: Option<String>,
-    /// `"system"` (default: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`), `"none"`,
-    /// or an `http://` / `https://` proxy URL. Loopback is never proxied.
-    #[napi(ts_type = "'system' | 'none' | (string & {})")]
-    pub proxy: Option<String>,
-}
-
-fn nullable_path(value: Option<Either<String, Null>>) -> Option<Option<String>> {
-    value.map(|v| match v {
-        Either::A(path) => Some(path),
-        Either::B(Null) => None,
-    })
-}
-
-impl From<AuthClientOptions<'_>> for ConfigInput {
-    fn from(options: AuthClientOptions<'_>) -> Self {
-        let paths = options.paths.unwrap_or_default();
-        ConfigInput {
-            base_url: options.base_url,
-            paths: PathsInput {
-                csrf: nullable_path(paths.csrf),
-                login: paths.login,
-                logout: paths.logout,
-                status: paths.status,
-                token: paths.token,
-                refresh: nullable_path(paths.refresh),
-                jwks: paths.jwks,
-            },
-            issuer: options.issuer,
-            audience: match options.audience {
-                None => Vec::new(),
-                Some(Either::A(one)) => vec![one],
-                Some(Either::B(many)) => many,
-            },
-            algorithms: options.algorithms,
-            leeway_seconds: options.leeway_seconds,
-            jwks_max_age_seconds: options.jwks_max_age_seconds,
-            refresh_before_expiry_seconds: options.refresh_before_expiry_seconds,
-            request_timeout_ms: options.request_timeout_ms,
-            refresh_retry_min_ms: options.refresh_retry_min_ms,
-            refresh_retry_max_ms: options.refresh_retry_max_ms,
-            storage: options.storage.map(|storage| match storage {
-                Either::A(kind) => kind,
-                Either::B(_) => "custom".to_string(),
-            }),
-            storage_dir: options.storage_dir,
-            keyring_service: options.keyring_service,
-            account: options.account,
-            trusted_origins: options.trusted_origins,
-            storage_fallback: options.storage_fallback,
-            log_level: options.log_level,
-            proxy: options.proxy,
-        }
-    }
-}
-
-#[napi(object, js_name = "User")]
-pub struct JsUser {
-    pub id: String,
-    pub email: String,
-    pub display_name: Option<String>,
-    pub roles: Option<Vec<String>>,
-}
-
-/// The last failure, shaped as a rejection is: `code`, the message beginning with it, and
-/// `retryAfterMs` when the API sent `Retry-After`.
-#[napi(object, js_name = "AuthErrorInfo")]
-pub struct JsErrorInfo {
-    #[napi(ts_type = "AuthErrorCode")]
-    pub code: String,
-    /// `"E_CODE: …"`, written by the library for developers and logs; `userMessage()` has words for users.
-    pub message: String,
-    /// How long the API asked to be left alone (`Retry-After`), in ms.
-    pub retry_after_ms: Option<f64>,
-}
-
-fn retry_after_ms(err: &AuthError) -> Option<f64> {
-    err.retry_after.map(|wait| wait.as_millis() as f64)
-}
-
-#[napi(object, js_name = "AuthStatus", use_nullable = true)]
-pub struct JsAuthStatus {
-    #[napi(
-        ts_type = "'signed-out' | 'valid' | 'refreshing' | 'expired' | 'login-required' | 'offline'"
-    )]
-    pub state: String,
-    pub authenticated: bool,
-    pub user: Option<JsUser>,
-    /// ms since the epoch, of the current JWT.
-    pub expires_at: Option<f64>,
-    pub last_error: Option<JsErrorInfo>,
-    pub persistent: bool,
-    /// The API's clock minus this machine's, in ms, when it exceeds `leewaySeconds`.
-    pub clock_skew_ms: Option<f64>,
-}
-
-impl From<AuthStatus> for JsAuthStatus {
-    fn from(status: AuthStatus) -> Self {
-        JsAuthStatus {
-            state: status.state.as_str().to_string(),
-            authenticated: status.authenticated,
-            user: status.user.map(|user| JsUser {
-                id: user.id,
-                email: user.email,
-                display_name: user.display_name,
-                roles: user.roles,
-            }),
-            expires_at: status.expires_at.map(|ms| ms as f64),
-            last_error: status.last_error.map(|err| JsErrorInfo {
-                code: err.code.as_str().to_string(),
-                message: err.to_string(),
-                retry_after_ms: retry_after_ms(&err),
-            }),
-            persistent: status.persistent,
-            clock_skew_ms: status.clock_skew_ms.map(|ms| ms as f64),
-        }
-    }
-}
-
-#[napi(object)]
-pub struct LoginCredentials {
-    pub email: String,
-    pub password: String,
-    pub remember: Option<bool>,
-}
-
-// The types `args` checks before napi converts: the shapes of `AuthClientOptions`,
-// `PathOptions` and `LoginCredentials` above, field for field.
-const PATHS_SHAPE: Shape = Shape::Fields(&[
-    ("csrf", Shape::StringOrNull),
-    ("login", Shape::String),
-    ("logout", Shape::String),
-    ("status", Shape::String),
-    ("token", Shape::String),
-    ("refresh", Shape::StringOrNull),
-    ("jwks", Shape::String),
-]);
-
-const OPTIONS_SHAPE: Shape = Shape::Fields(&[
-    ("baseUrl", Shape::Required(&Shape::String)),
-    ("paths", PATHS_SHAPE),
-    ("issuer", Shape::String),
-    ("audience", Shape::StringOrStringList),
-    ("algorithms", Shape::StringList),
-    ("leewaySeconds", Shape::Number),
-    ("jwksMaxAgeSeconds", Shape::Number),
-    ("refreshBeforeExpirySeconds", Shape::Number),
-    ("requestTimeoutMs", Shape::Number),
-    ("refreshRetryMinMs", Shape::Number),
-    ("refreshRetryMaxMs", Shape::Number),
-    ("storage", Shape::StringOrObject),
-    ("storageDir", Shape::String),
-    ("keyringService", Shape::String),
-    ("account", Shape::String),
-    ("trustedOrigins", Shape::StringList),
-    ("storageFallback", Shape::String),
-    ("logLevel", Shape::String),
-    ("proxy", Shape::String),
-]);
-
-const CREDENTIALS_SHAPE: Shape = Shape::Fields(&[
-    ("email", Shape::Required(&Shape::String)),
-    ("password", Shape::Required(&Shape::String)),
-    ("remember", Shape::Boolean),
-]);
 
 /// A required string argument of a synchronous method.
 fn string_arg(env: &Env, value: &Unknown, name: &str) -> Result<String> {
@@ -575,6 +345,7 @@ impl AuthClient {
         })
     }
 
+    /// Whether a session is signed in now (its token may be refreshing); no I/O.
     #[napi]
     pub fn is_authenticated(&self, env: Env) -> Result<bool> {
         guarded(&env, || Ok(self.core.is_authenticated()))

@@ -5,9 +5,10 @@
 //! and change checks expect. Frozen (with its user, roles and error) because every caller
 //! shares it. Only ever touched on the JS thread that owns the client.
 
-use super::JsAuthStatus;
+use super::retry_after_ms;
 use crate::session::AuthStatus;
 use napi::bindgen_prelude::*;
+use napi_derive::napi;
 use std::cell::RefCell;
 
 #[derive(Default)]
@@ -66,4 +67,65 @@ fn frozen(env: &Env, status: AuthStatus) -> Result<Object<'_>> {
         freeze.call(object.get_named_property("lastError")?)?;
     }
     freeze.call(object)
+}
+
+// The status as JS sees it (`AuthStatus` in the .d.ts).
+
+#[napi(object, js_name = "User")]
+pub struct JsUser {
+    pub id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+/// The last failure, shaped as a rejection is: `code`, the message beginning with it, and
+/// `retryAfterMs` when the API sent `Retry-After`.
+#[napi(object, js_name = "AuthErrorInfo")]
+pub struct JsErrorInfo {
+    #[napi(ts_type = "AuthErrorCode")]
+    pub code: String,
+    /// `"E_CODE: …"`, written by the library for developers and logs; `userMessage()` has words for users.
+    pub message: String,
+    /// How long the API asked to be left alone (`Retry-After`), in ms.
+    pub retry_after_ms: Option<f64>,
+}
+
+#[napi(object, js_name = "AuthStatus", use_nullable = true)]
+pub struct JsAuthStatus {
+    #[napi(
+        ts_type = "'signed-out' | 'valid' | 'refreshing' | 'expired' | 'login-required' | 'offline'"
+    )]
+    pub state: String,
+    pub authenticated: bool,
+    pub user: Option<JsUser>,
+    /// ms since the epoch, of the current JWT.
+    pub expires_at: Option<f64>,
+    pub last_error: Option<JsErrorInfo>,
+    pub persistent: bool,
+    /// The API's clock minus this machine's, in ms, when it exceeds `leewaySeconds`.
+    pub clock_skew_ms: Option<f64>,
+}
+
+impl From<AuthStatus> for JsAuthStatus {
+    fn from(status: AuthStatus) -> Self {
+        JsAuthStatus {
+            state: status.state.as_str().to_string(),
+            authenticated: status.authenticated,
+            user: status.user.map(|user| JsUser {
+                id: user.id,
+                email: user.email,
+                display_name: user.display_name,
+                roles: user.roles,
+            }),
+            expires_at: status.expires_at.map(|ms| ms as f64),
+            last_error: status.last_error.map(|err| JsErrorInfo {
+                code: err.code.as_str().to_string(),
+                message: err.to_string(),
+                retry_after_ms: retry_after_ms(&err),
+            }),
+            persistent: status.persistent,
+            clock_skew_ms: status.clock_skew_ms.map(|ms| ms as f64),
+        }
+    }
 }
