@@ -37,9 +37,10 @@ function nativeBindingError(cause) {
   const runtime = process.versions.electron ? `Electron ${process.versions.electron}` : `Node ${process.versions.node}`
   const where = `${suffix}, ${runtime}`
   const pkg = `${name}-${suffix}`
+  const shipped = shippedSuffixes()
   let advice
-  if (!shippedSuffixes().includes(suffix)) {
-    advice = `${name} ships no binary for this platform (it ships ${shippedSuffixes().join(', ')}); build one from source with \`npm run build\` in a clone`
+  if (!shipped.includes(suffix)) {
+    advice = `${name} ships no binary for this platform (it ships ${shipped.join(', ')}); build one from source with \`npm run build\` in a clone`
   } else if (installed(pkg)) {
     advice = `${pkg} is installed but its binary did not load (the reasons are in this error's cause); reinstall it at version ${version}, and in a packaged Electron app unpack *.node from the asar archive`
   } else {

@@ -85,7 +85,6 @@ function nextStep(code, baseUrl) {
     E_STORAGE:
       'No usable credential store: add --storage memory (the session then ends with the command), or unlock or install one (Linux: gnome-keyring or KWallet).',
     E_CSRF: 'The API wants a CSRF token: add --csrf-path /api/login (Flask-Security).',
-    E_INSECURE_URL: 'Use an https:// --base-url (http:// only to 127.0.0.1, [::1] or localhost).',
     E_NETWORK: `Is the API running at ${url}? symbiote-auth doctor --base-url ${url} checks the setup step by step.`,
     E_TIMEOUT: `The API did not answer in time: try a larger --timeout-ms, or symbiote-auth doctor --base-url ${url}.`,
     E_TOKEN_INVALID: `symbiote-auth doctor --base-url ${url} --email <email> checks the JWKS, --algorithms, --issuer, --audience and the clocks.`,
