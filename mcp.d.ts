@@ -74,6 +74,30 @@ export function createAuthTransport<C extends new (url: URL, options?: any) => M
   options?: AuthTransportOptions
 ): InstanceType<C>
 
+/** Options of `createMcpTransport`: the transport's own, plus the host's OAuth provider. */
+export interface McpTransportOptions extends AuthTransportOptions {
+  /**
+   * The host's OAuth client provider (the SDK's `OAuthClientProvider`), given as
+   * `authProvider` to servers outside `trustedOrigins` only: they keep their OAuth flow.
+   * Servers on a trusted origin get the JWT and never an OAuth request.
+   */
+  oauthProvider?: unknown
+}
+
+/**
+ * The transport of any MCP server a host lists, chosen by origin: a server on a trusted
+ * origin gets `createAuthTransport(client, Transport, serverUrl, options)` (the JWT on every
+ * request, never OAuth); any other server gets `new Transport(serverUrl, { ...options,
+ * authProvider: oauthProvider })`, exactly what it had without this library, and never the
+ * JWT. Throws `E_CONFIG` without an `AuthClient` or a transport class.
+ */
+export function createMcpTransport<C extends new (url: URL, options?: any) => McpClientTransport>(
+  client: AuthClient,
+  Transport: C,
+  serverUrl: string | URL,
+  options?: McpTransportOptions
+): InstanceType<C>
+
 /** The parameters of the SDK's `StdioClientTransport`, plus where the token goes. */
 export interface StdioAuthTransportOptions {
   command: string

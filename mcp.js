@@ -331,6 +331,12 @@ function isUnauthorized(error) {
   return error?.code === 401 || /\(HTTP 401\)/.test(String(error?.message))
 }
 
+function requireTransportClass(caller, Transport) {
+  if (typeof Transport !== 'function') {
+    throw configError(`${caller}() takes the SDK transport class, e.g. StreamableHTTPClientTransport`)
+  }
+}
+
 /**
  * A transport of the installed SDK line, built with `new Transport(serverUrl, options)` and
  * wired to carry the JWT on every request:
@@ -342,9 +348,7 @@ function isUnauthorized(error) {
  * Never an `authProvider`: on a 401 the 1.x SDKs give it to OAuth discovery.
  */
 function createAuthTransport(client, Transport, serverUrl, options = {}) {
-  if (typeof Transport !== 'function') {
-    throw configError('createAuthTransport() takes the SDK transport class, e.g. StreamableHTTPClientTransport')
-  }
+  requireTransportClass('createAuthTransport', Transport)
   for (const key of ['fetch', 'authProvider']) {
     if (options[key] !== undefined) throw configError(`createAuthTransport() sets ${key} itself; leave it out of the options`)
   }
@@ -361,6 +365,21 @@ function createAuthTransport(client, Transport, serverUrl, options = {}) {
   // undefined; older ones never heard of it.
   if (Object.hasOwn(transport, '_fetch')) return transport
   return legacyTransport(Transport, url, transportOptions, wired)
+}
+
+/**
+ * The transport of any MCP server a host lists: one on a trusted origin gets the JWT
+ * (createAuthTransport, never OAuth); any other gets the host's own OAuth provider, if
+ * any, exactly as `new Transport(url, { authProvider })` would, and never our token.
+ */
+function createMcpTransport(client, Transport, serverUrl, options = {}) {
+  if (typeof client?.isTrustedUrl !== 'function') {
+    throw configError('createMcpTransport() takes the AuthClient that decides which servers are yours')
+  }
+  requireTransportClass('createMcpTransport', Transport)
+  const { oauthProvider, ...transportOptions } = options
+  if (client.isTrustedUrl(String(serverUrl))) return createAuthTransport(client, Transport, serverUrl, transportOptions)
+  return new Transport(new URL(String(serverUrl)), { ...transportOptions, authProvider: oauthProvider })
 }
 
 function legacyTransport(Transport, url, options, { authFetch, provider, cache, bearerToken }) {
@@ -422,4 +441,11 @@ function createStdioAuthTransport(client, StdioClientTransport, options) {
   return require('./mcp-stdio').createStdioAuthTransport(client, StdioClientTransport, options)
 }
 
-module.exports = { createAuthFetch, createMcpAuthProvider, createAuthTransport, createStdioAuthTransport, FETCH_OPTION_SINCE }
+module.exports = {
+  createAuthFetch,
+  createMcpAuthProvider,
+  createAuthTransport,
+  createMcpTransport,
+  createStdioAuthTransport,
+  FETCH_OPTION_SINCE,
+}
