@@ -22,6 +22,8 @@
 // Responses to the child's own requests are never held back: the request it waits on may
 // need them.
 
+const { PassThrough } = require('node:stream')
+
 const TOKEN_PLACEHOLDER = '{token}'
 // Ids of the replayed `initialize`, in a namespace no SDK client uses.
 const REPLAY_ID_PREFIX = 'symbiote-auth-replay-'
@@ -114,6 +116,10 @@ class StdioAuthTransport {
   #wake = () => {}
   #closed = false
   #endedBy = null
+  // With `stderr: 'pipe'` (or 'overlapped'), one stream for the transport's whole life that
+  // every child's stderr flows into, as the SDK's transport gives one from its constructor:
+  // a listener attached before start() hears every child, the replacements included.
+  #stderr = null
 
   constructor(client, Transport, options) {
     const { serverUrl, tokenEnv, replayTimeoutMs, ...params } = options ?? {}
@@ -134,14 +140,15 @@ class StdioAuthTransport {
     const reserved = new Set(this.#tokenEnv.map(([name]) => name.toUpperCase()))
     const env = Object.fromEntries(Object.entries(params.env ?? {}).filter(([name]) => !reserved.has(name.toUpperCase())))
     this.#params = { ...params, env }
+    if (params.stderr === 'pipe' || params.stderr === 'overlapped') this.#stderr = new PassThrough()
     this.onmessage = undefined
     this.onerror = undefined
     this.onclose = undefined
   }
 
-  /** The child's stderr when `stderr: 'pipe'` was asked for (as the SDK transport). */
+  /** With `stderr: 'pipe'`: every child's stderr, in one stream that ends when the transport does. */
   get stderr() {
-    return this.#child?.stderr ?? null
+    return this.#stderr
   }
 
   /** The pid of the running child, if any. */
@@ -181,6 +188,7 @@ class StdioAuthTransport {
     this.#child = null
     this.#rejectQueue(new Error('the stdio transport closed'))
     if (child) await stopChild(child)
+    this.#stderr?.end()
     this.onclose?.()
   }
 
@@ -263,6 +271,7 @@ class StdioAuthTransport {
       for (const [name, template] of this.#tokenEnv) env[name] = template.replace(TOKEN_PLACEHOLDER, token)
     }
     const child = new this.#Transport({ ...this.#params, env })
+    if (this.#stderr) child.stderr?.pipe(this.#stderr, { end: false })
     child.onmessage = (message) => {
       if (child !== this.#child) return
       if (isResponse(message) && String(message.id).startsWith(REPLAY_ID_PREFIX)) return this.#replayAnswered?.(message)
@@ -369,6 +378,7 @@ class StdioAuthTransport {
     this.#wake()
     this.#answerStopped('it ended')
     this.#rejectQueue(error)
+    this.#stderr?.end()
     this.onerror?.(error)
     // After the rejections reached their callers: the SDK's onclose fails every request
     // still open with its own "connection closed", which would hide ours.

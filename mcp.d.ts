@@ -139,7 +139,11 @@ export function createStdioAuthTransport(
   onmessage?: (message: any) => void
   onerror?: (error: Error) => void
   onclose?: () => void
-  /** The running child's stderr when `stderr: 'pipe'` was asked for, as the SDK's transport. */
+  /**
+   * With `stderr: 'pipe'` (or `'overlapped'`): one stream, there from construction as the
+   * SDK transport's is, carrying the stderr of every child (replacements included) and
+   * ending when the transport does; `null` otherwise.
+   */
   readonly stderr: { on(event: string, listener: (...args: any[]) => void): unknown } | null
   /** The running child's process id, or null. */
   readonly pid: number | null

@@ -35,8 +35,16 @@ async function signedIn() {
 }
 
 /** An MCP client over the stdio transport, closed after the test. */
-async function connect(t, sdk, authClient, { env = {}, ...extra } = {}) {
-  const transport = createStdioAuthTransport(authClient, sdk.StdioClientTransport, {
+async function connect(t, sdk, authClient, options) {
+  const transport = stdioTransport(sdk, authClient, options)
+  const client = new sdk.Client({ name: 'mcp-stdio.test', version: '1.0.0' })
+  t.after(() => client.close())
+  await client.connect(transport)
+  return client
+}
+
+function stdioTransport(sdk, authClient, { env = {}, ...extra } = {}) {
+  return createStdioAuthTransport(authClient, sdk.StdioClientTransport, {
     ...extra,
     command: process.execPath,
     args: [SERVER],
@@ -45,10 +53,6 @@ async function connect(t, sdk, authClient, { env = {}, ...extra } = {}) {
     serverUrl: ref.server.url,
     tokenEnv: { HTTP_HEADER_AUTHORIZATION: 'Bearer {token}' },
   })
-  const client = new sdk.Client({ name: 'mcp-stdio.test', version: '1.0.0' })
-  t.after(() => client.close())
-  await client.connect(transport)
-  return client
 }
 
 const jtiOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url')).jti
@@ -105,6 +109,29 @@ async function collectUntil(probe, condition, { timeoutMs = 20_000, intervalMs =
 }
 
 for (const [line, sdk] of Object.entries(lines)) {
+  test(`${line}: with stderr 'pipe', one stream from construction carries every child's stderr and ends with the transport`, async () => {
+    const { authClient } = await signedIn()
+    const transport = stdioTransport(sdk, authClient, { stderr: 'pipe', env: { STDIO_TEST_STDERR: '1' } })
+    // Attached before start(), as hosts do (MCPService logs it right after construction).
+    let text = ''
+    transport.stderr.on('data', (chunk) => {
+      text += chunk
+    })
+    const ended = new Promise((resolve) => transport.stderr.on('end', resolve))
+    const client = new sdk.Client({ name: 'mcp-stdio.test', version: '1.0.0' })
+    await client.connect(transport)
+    const first = await call(client, 'whoami')
+    await authClient.refreshJwtToken()
+    const second = await collectUntil(
+      () => call(client, 'whoami'),
+      (answer) => answer.pid !== first.pid
+    ).then((seen) => seen.at(-1))
+    await waitFor(() => text.includes(`started ${second.pid}`), { what: "the replacement's stderr" })
+    assert.match(text, new RegExp(`started ${first.pid}\\n`))
+    await client.close()
+    await ended
+  })
+
   test(`${line}: every token lifetime gets a new child with a valid token, across three tokens`, async (t) => {
     await ref.server.config({ lifetime: LIFETIME_SECONDS })
     const { authClient, logs } = await signedIn()

@@ -5,7 +5,8 @@
 // (STDIO_TEST_JWKS_URL) at the moment they are called, and say which process they ran in.
 // For the tests of a misbehaving child: STDIO_TEST_PID_LOG names a file each process adds
 // "<pid> token|none" to at start; STDIO_TEST_IGNORE_SIGTERM=1 ignores SIGTERM;
-// STDIO_TEST_MUTE_WITH_TOKEN=1 makes a process started with a token never answer.
+// STDIO_TEST_MUTE_WITH_TOKEN=1 makes a process started with a token never answer;
+// STDIO_TEST_STDERR=1 writes "started <pid>" to stderr at start.
 
 const { createRemoteJWKSet, jwtVerify } = require('jose')
 const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js')
@@ -28,6 +29,7 @@ async function whoami() {
 if (process.env.STDIO_TEST_PID_LOG) {
   require('node:fs').appendFileSync(process.env.STDIO_TEST_PID_LOG, `${process.pid} ${token === undefined ? 'none' : 'token'}\n`)
 }
+if (process.env.STDIO_TEST_STDERR === '1') process.stderr.write(`started ${process.pid}\n`)
 if (process.env.STDIO_TEST_IGNORE_SIGTERM === '1') {
   process.on('SIGTERM', () => {})
   // Stays alive with its input closed too: only SIGKILL ends it.
