@@ -383,10 +383,16 @@ function createMcpTransport(client, Transport, serverUrl, options = {}) {
 }
 
 function legacyTransport(Transport, url, options, { authFetch, provider, cache, bearerToken }) {
+  const headers = liveHeaders(options.requestInit?.headers, cache)
   const transport = new Transport(url, {
     ...options,
-    requestInit: { ...options.requestInit, headers: liveHeaders(options.requestInit?.headers, cache) },
-    eventSourceInit: { ...options.eventSourceInit, fetch: authFetch },
+    requestInit: { ...options.requestInit, headers },
+    // The SSE stream: the caller's headers too, as from 1.15.0 (before, the SDK opens it
+    // with its own headers only when it is given this fetch).
+    eventSourceInit: {
+      ...options.eventSourceInit,
+      fetch: (input, init) => authFetch(input, { ...init, headers: { ...headers, ...Object.fromEntries(new Headers(init?.headers)) } }),
+    },
   })
   const send = transport.send.bind(transport)
   transport.send = async (message, sendOptions) => {

@@ -107,6 +107,17 @@ for (const variant of variants) {
       assert.deepEqual(servers.mcp.requests.map(bearerOf), Array(servers.mcp.requests.length).fill(token))
     })
 
+    if (variant.wiring === 'transport') {
+      test("the caller's requestInit headers go with every request, the streams included", async (t) => {
+        const authClient = await signedInMcpClient(servers)
+        const { transport } = await connect(t, authClient, { options: { requestInit: { headers: { 'x-app': 'desktop' } } } })
+        if (streamable) await transport.terminateSession()
+        const missing = servers.mcp.requests.filter((r) => r.app !== 'desktop').map((r) => `${r.method} ${r.path}`)
+        assert.deepEqual(missing, [])
+        assert.deepEqual(servers.mcp.requests.map(bearerOf), Array(servers.mcp.requests.length).fill(authClient.getStoredJwtToken()))
+      })
+    }
+
     const refusals = {
       'the API rotated its key without keeping the old one': () => servers.api.rotate({ keepOld: false }),
       'the MCP server revoked the token': (token) => servers.mcp.revoke(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti),

@@ -1,8 +1,9 @@
 'use strict'
-// Servers for the MCP tests. Both record every request's method, path and Authorization
-// header, so a test can prove who received the token, and both have an open redirect
-// (`/redirect?to=<url>&status=<3xx>`) and `/status/<code>`, so a test can send a request
-// anywhere through them. The MCP one adds the routes of examples/mcp-server.js.
+// Servers for the MCP tests. Both record every request's method, path, Authorization
+// header and x-app header (one of the caller's own), so a test can prove who received the
+// token, and both have an open redirect (`/redirect?to=<url>&status=<3xx>`) and
+// `/status/<code>`, so a test can send a request anywhere through them. The MCP one adds
+// the routes of examples/mcp-server.js.
 
 const assert = require('node:assert/strict')
 const { before, beforeEach, after } = require('node:test')
@@ -16,7 +17,7 @@ function recordingApp() {
   const app = express()
   const requests = []
   app.use((req, _res, next) => {
-    requests.push({ method: req.method, path: req.path, authorization: req.get('authorization') })
+    requests.push({ method: req.method, path: req.path, authorization: req.get('authorization'), app: req.get('x-app') })
     next()
   })
   app.all('/redirect', (req, res) => res.redirect(Number(req.query.status ?? 307), String(req.query.to)))
