@@ -23,6 +23,7 @@
 // need them.
 
 const { PassThrough } = require('node:stream')
+const { authError } = require('./auth-error')
 
 const TOKEN_PLACEHOLDER = '{token}'
 // Ids of the replayed `initialize`, in a namespace no SDK client uses.
@@ -34,12 +35,6 @@ const STOPPED_ERROR_CODE = -32001
 // `#target()` when the child matches the session: nothing to do.
 const UNCHANGED = Symbol('unchanged')
 
-function codedError(code, message) {
-  const error = new Error(`${code}: ${message}`)
-  error.code = code
-  return error
-}
-
 function parseTokenEnv(tokenEnv) {
   const entries = tokenEnv !== null && typeof tokenEnv === 'object' ? Object.entries(tokenEnv) : []
   const valid =
@@ -49,7 +44,7 @@ function parseTokenEnv(tokenEnv) {
         /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && typeof template === 'string' && template.split(TOKEN_PLACEHOLDER).length === 2
     )
   if (!valid) {
-    throw codedError(
+    throw authError(
       'E_CONFIG',
       `tokenEnv must name the child's variables, each with one ${TOKEN_PLACEHOLDER}, e.g. { HTTP_HEADER_AUTHORIZATION: 'Bearer ${TOKEN_PLACEHOLDER}' }`
     )
@@ -59,7 +54,7 @@ function parseTokenEnv(tokenEnv) {
 
 function parseReplayTimeout(value) {
   if (value === undefined) return DEFAULT_REPLAY_TIMEOUT_MS
-  if (!Number.isFinite(value) || value <= 0) throw codedError('E_CONFIG', 'replayTimeoutMs must be a positive number of milliseconds')
+  if (!Number.isFinite(value) || value <= 0) throw authError('E_CONFIG', 'replayTimeoutMs must be a positive number of milliseconds')
   return value
 }
 
@@ -124,10 +119,10 @@ class StdioAuthTransport {
   constructor(client, Transport, options) {
     const { serverUrl, tokenEnv, replayTimeoutMs, ...params } = options ?? {}
     if (typeof Transport !== 'function') {
-      throw codedError('E_CONFIG', 'createStdioAuthTransport() takes the SDK StdioClientTransport class')
+      throw authError('E_CONFIG', 'createStdioAuthTransport() takes the SDK StdioClientTransport class')
     }
     if (typeof params.command !== 'string' || params.command.length === 0) {
-      throw codedError('E_CONFIG', 'createStdioAuthTransport() needs the command that starts the server')
+      throw authError('E_CONFIG', 'createStdioAuthTransport() needs the command that starts the server')
     }
     this.#tokenEnv = parseTokenEnv(tokenEnv)
     this.#replayTimeoutMs = parseReplayTimeout(replayTimeoutMs)
@@ -329,7 +324,7 @@ class StdioAuthTransport {
         if (this.#closed || child !== this.#child) return
         if (answer !== undefined) break
         if (expired === true) {
-          throw codedError('E_TIMEOUT', `the restarted stdio MCP server did not answer initialize within ${this.#replayTimeoutMs} ms`)
+          throw authError('E_TIMEOUT', `the restarted stdio MCP server did not answer initialize within ${this.#replayTimeoutMs} ms`)
         }
         if (this.#target() !== UNCHANGED) return
       }
@@ -337,7 +332,7 @@ class StdioAuthTransport {
       clearTimeout(timer)
       this.#replayAnswered = undefined
     }
-    if (answer.error) throw codedError('E_SERVER', 'the restarted stdio MCP server refused initialize')
+    if (answer.error) throw authError('E_SERVER', 'the restarted stdio MCP server refused initialize')
     if (initialized) await child.send(initialized)
   }
 
