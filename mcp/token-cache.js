@@ -60,35 +60,8 @@ function tokenCache(provider, { onSlowToken } = {}) {
   }
 
   // One pending async call per method, shared by whoever arrives while it runs.
-  let pendingTokens
-  let pendingToken
-  function slowTokens() {
-    pendingTokens ??= provider.tokens().then(
-      (value) => {
-        pendingTokens = undefined
-        return value
-      },
-      (error) => {
-        pendingTokens = undefined
-        throw error
-      }
-    )
-    return pendingTokens
-  }
-  function slowToken() {
-    pendingToken ??= provider.token().then(
-      (value) => {
-        pendingToken = undefined
-        onSlowToken?.(value)
-        return value
-      },
-      (error) => {
-        pendingToken = undefined
-        throw error
-      }
-    )
-    return pendingToken
-  }
+  const slowTokens = sharedCall(() => provider.tokens())
+  const slowToken = sharedCall(() => provider.token(), onSlowToken)
 
   return {
     ready,
@@ -99,6 +72,25 @@ function tokenCache(provider, { onSlowToken } = {}) {
     get readyToken() {
       return token
     },
+  }
+}
+
+/** `call()`, started once and shared by every caller until it settles; `onValue` hears each value. */
+function sharedCall(call, onValue) {
+  let pending
+  return () => {
+    pending ??= call().then(
+      (value) => {
+        pending = undefined
+        onValue?.(value)
+        return value
+      },
+      (error) => {
+        pending = undefined
+        throw error
+      }
+    )
+    return pending
   }
 }
 
