@@ -6,10 +6,10 @@
 // token-cache.js (the per-request token), auth-fetch.js (the redirect-safe fetch),
 // legacy-sdk.js (SDK lines before 1.15.0), stdio.js (stdio servers, loaded on first use).
 
-const { configError } = require('./mcp/auth-error')
-const { authFetchFor } = require('./mcp/auth-fetch')
-const { legacyTransport } = require('./mcp/legacy-sdk')
-const { tokenCache } = require('./mcp/token-cache')
+// The parts are loaded when first used, not when this entry is required: each is a module
+// load of its own, and requiring symbiote-auth/mcp stays cheap (bench row 4b).
+const configError = (message) => require('./mcp/auth-error').configError(message)
+const authFetchFor = (client, options) => require('./mcp/auth-fetch').authFetchFor(client, options)
 
 // The first @modelcontextprotocol/sdk whose transports take a `fetch` option; older ones
 // ignore it without a word, and their requests go out without the token.
@@ -30,7 +30,7 @@ function isOlderThan(version, minimum) {
  * package.json, so its entry is resolved and the package folder found from there.
  */
 function findSdkVersion() {
-  // Loaded here, not at the top: requiring symbiote-auth/mcp stays cheap (bench row 4b).
+  // Loaded here, not at the top, as the parts are.
   const fs = require('node:fs')
   const path = require('node:path')
   let folder
@@ -106,7 +106,7 @@ function createAuthTransport(client, Transport, serverUrl, options = {}) {
   // Transports of 1.15.0 and later (and 2.x) keep the option as `_fetch`, even when
   // undefined; older ones never heard of it.
   if (Object.hasOwn(transport, '_fetch')) return transport
-  return legacyTransport(Transport, url, transportOptions, wired)
+  return require('./mcp/legacy-sdk').legacyTransport(Transport, url, transportOptions, wired)
 }
 
 /**
@@ -135,7 +135,7 @@ function createMcpAuthProvider(client, { serverUrl } = {}) {
   // a 401 answered. The last one handed out is the best evidence, and it lets the native
   // side skip the refresh when another request has already replaced that token.
   let lastToken
-  const cache = tokenCache(provider, {
+  const cache = require('./mcp/token-cache').tokenCache(provider, {
     onSlowToken: (token) => {
       lastToken = token
     },
