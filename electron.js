@@ -2,15 +2,24 @@
 // symbiote-auth/electron: IPC glue between an AuthClient in Electron's main process and
 // its renderers. `registerAuthIpc` runs in the main process, `exposeAuthApi` in a preload.
 //
-// This file requires nothing but errors.js (which requires nothing) on purpose: its preload
-// half runs in renderers, which must never load the native addon, and a bundler can inline
-// both into a sandboxed preload as they are.
+// This file and its parts in electron/ require nothing but errors.js (which requires
+// nothing) on purpose: the preload half runs in renderers, which must never load the native
+// addon, and a bundler can inline them all into a sandboxed preload as they are.
 //
 // Replies cross IPC as `{ ok: true, value }` or `{ ok: false, error: { code, message } }`
 // because Electron keeps only the message of an error thrown by a handler; the preload
 // turns a failure back into an Error with `.code`.
 
 const { AuthError, isAuthError, authErrorCode, userMessage } = require('./errors.js')
+const { codedError, configError } = require('./electron/coded-error')
+const {
+  expectNoArguments,
+  parseCredentials,
+  INVALID_ARGUMENT,
+  MAX_EMAIL_LENGTH,
+  MAX_PASSWORD_LENGTH,
+} = require('./electron/renderer-input')
+const { parseAllowedOrigins, senderPolicy } = require('./electron/sender-policy')
 
 const DEFAULT_CHANNEL_PREFIX = 'symbiote-auth'
 const DEFAULT_API_KEY = 'symbioteAuth'
@@ -18,18 +27,13 @@ const DEFAULT_API_KEY = 'symbioteAuth'
 // server lists those origins in `allowedOrigins`.
 const DEFAULT_ALLOWED_ORIGINS = Object.freeze(['file://'])
 
-// RFC 5321: a 64-character local part, "@", a 255-character domain.
-const MAX_EMAIL_LENGTH = 320
-const MAX_PASSWORD_LENGTH = 1024
 const MAX_CHANNEL_PREFIX_LENGTH = 100
 // Distinct sender refusals logged per registration (a page cannot flood the log).
 const MAX_LOGGED_REFUSALS = 20
 
-const INVALID_ARGUMENT = 'E_INVALID_ARGUMENT'
 const FORBIDDEN_SENDER = 'E_FORBIDDEN_SENDER'
 const INTERNAL = 'E_INTERNAL'
 
-const LOGIN_FIELDS = new Set(['email', 'password', 'remember'])
 // Every field of AuthStatus (index.d.ts); electron.test.js checks this list against the native status.
 const STATUS_FIELDS = ['state', 'authenticated', 'user', 'expiresAt', 'lastError', 'persistent', 'clockSkewMs']
 
@@ -47,17 +51,6 @@ function channelsFor(prefix) {
   }
 }
 
-// Messages begin with their code (AuthError does it once), as the native errors' do:
-// contextBridge copies only an error's message into the page, and a host may re-wrap an
-// error by its message.
-function codedError(code, message, options) {
-  return new AuthError(code, message, options)
-}
-
-function configError(message) {
-  return codedError('E_CONFIG', message)
-}
-
 function checkChannelPrefix(prefix) {
   if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > MAX_CHANNEL_PREFIX_LENGTH) {
     throw configError(`channelPrefix must be a non-empty string of at most ${MAX_CHANNEL_PREFIX_LENGTH} characters`)
@@ -67,103 +60,6 @@ function checkChannelPrefix(prefix) {
 function checkMethods(value, name, methods) {
   const missing = methods.filter((method) => typeof value?.[method] !== 'function')
   if (missing.length > 0) throw configError(`${name} has no ${missing.join(', ')}(): pass ${name} itself`)
-}
-
-// ----- who may talk to the auth API ------------------------------------------------------
-
-// The origin a page URL belongs to, comparable with what `allowedOrigins` lists: every
-// file: URL is `file://`, and a custom scheme (app://bundle/…) keeps scheme and host
-// (WHATWG URL gives "null" for both).
-function originOf(url) {
-  let parsed
-  try {
-    parsed = new URL(url)
-  } catch {
-    return null
-  }
-  if (parsed.protocol === 'file:') return 'file://'
-  return parsed.host ? `${parsed.protocol}//${parsed.host}` : null
-}
-
-function parseAllowedOrigins(list) {
-  if (!Array.isArray(list) || list.length === 0) {
-    throw configError('allowedOrigins must be a non-empty array of origins such as "file://" or "app://bundle"')
-  }
-  return new Set(
-    list.map((entry, index) => {
-      const origin = typeof entry === 'string' ? originOf(entry) : null
-      if (!origin)
-        throw configError(`allowedOrigins[${index}] is not an origin such as "file://", "app://bundle" or "http://localhost:5173"`)
-      return origin
-    })
-  )
-}
-
-// Electron's security checklist: validate the sender of every IPC message. A frame may
-// use the API when it is the main frame of its window (never an iframe), its page is on
-// an allowed origin (`allowedOrigins`: null leaves that to allowSender), and
-// `allowSender` (if given) agrees. The same check runs for every call and before every
-// push, so a page that navigated elsewhere, or a window the policy refuses, gets nothing.
-// Returns why a sender is refused (naming its origin: an origin is not a secret, and it is
-// what a developer has to add), or null when it may.
-function senderPolicy(allowedOrigins, allowSender) {
-  return (event) => {
-    const frame = event?.senderFrame
-    // Electron sets senderFrame to null once the frame navigated away or was destroyed.
-    if (!frame || event.sender?.isDestroyed?.()) return 'the frame navigated away or was destroyed'
-    const origin = originOf(frame.url) ?? 'an unknown origin'
-    if (frame.parent != null) return `a subframe (${origin}) may not use the auth API: only a window's main frame may`
-    if (allowedOrigins && !allowedOrigins.has(origin)) {
-      return `a page on ${origin} may not use the auth API: allowedOrigins admits ${[...allowedOrigins].join(', ')}; add ${origin} to allowedOrigins if it is the app's own page (a dev server in development)`
-    }
-    if (allowSender && allowSender(event) !== true) return `allowSender refused the page on ${origin}`
-    return null
-  }
-}
-
-// ----- validation of what a renderer sends ---------------------------------------------
-
-function invalidArgument(message) {
-  return codedError(INVALID_ARGUMENT, message)
-}
-
-function expectNoArguments(operation, args) {
-  if (args.length !== 0) throw invalidArgument(`${operation}() takes no arguments, got ${args.length}`)
-}
-
-function isPlainObject(value) {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  const prototype = Object.getPrototypeOf(value)
-  return prototype === Object.prototype || prototype === null
-}
-
-// Reads each field once through its property descriptor, so a getter can neither run
-// nor answer differently between the check and the use. Electron's structured clone has
-// already turned getters into data; this also holds when the handler is called directly.
-// Messages name the field and the rule, never the value: it may be the password.
-function parseCredentials(args) {
-  if (args.length !== 1) throw invalidArgument(`login() takes one argument {email, password, remember?}, got ${args.length}`)
-  const [credentials] = args
-  if (!isPlainObject(credentials)) throw invalidArgument('login() takes a plain object {email, password, remember?}')
-  const fields = {}
-  for (const key of Reflect.ownKeys(credentials)) {
-    if (!LOGIN_FIELDS.has(key))
-      throw invalidArgument(`login() got an unknown field ${JSON.stringify(String(key))}; allowed: email, password, remember`)
-    const descriptor = Object.getOwnPropertyDescriptor(credentials, key)
-    if (!('value' in descriptor)) throw invalidArgument(`login() field ${key} must be a data property, not a getter`)
-    fields[key] = descriptor.value
-  }
-  const { email, password, remember } = fields
-  if (typeof email !== 'string' || email.length > MAX_EMAIL_LENGTH) {
-    throw invalidArgument(`login() field email must be a string of at most ${MAX_EMAIL_LENGTH} characters`)
-  }
-  if (typeof password !== 'string' || password.length > MAX_PASSWORD_LENGTH) {
-    throw invalidArgument(`login() field password must be a string of at most ${MAX_PASSWORD_LENGTH} characters`)
-  }
-  if (remember !== undefined && typeof remember !== 'boolean') {
-    throw invalidArgument('login() field remember must be a boolean when given')
-  }
-  return remember === undefined ? { email, password } : { email, password, remember }
 }
 
 // Only the contract's fields reach a renderer, whatever the native status grows to hold.

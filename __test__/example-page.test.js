@@ -33,29 +33,42 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/ch
 const REQUIRED = process.env.SYMBIOTE_AUTH_REQUIRE_CHROMIUM === '1'
 
 /**
- * The preload as the page's init script: the example's preload-api.js and the files it
- * requires, each wrapped in a function at build time (the page's CSP allows no eval), and
- * Electron's ipcRenderer and contextBridge as thin bridges to the test process.
+ * The preload as the page's init script: the example's preload-api.js and every file it
+ * requires, each wrapped in a function at build time (the page's CSP allows no eval), with
+ * its require() names resolved here as Node resolves them, and Electron's ipcRenderer and
+ * contextBridge as thin bridges to the test process.
  */
 function preloadScript() {
-  const modules = {
-    'symbiote-auth/electron': path.join(__dirname, '..', 'electron.js'),
-    './preload-api': path.join(appDir, 'preload-api.js'),
-    './errors.js': path.join(__dirname, '..', 'errors.js'),
+  const packages = { 'symbiote-auth/electron': path.join(__dirname, '..', 'electron.js') }
+  const resolve = (name, from) => {
+    if (packages[name]) return packages[name]
+    const file = path.resolve(path.dirname(from), name)
+    return file.endsWith('.js') ? file : `${file}.js`
   }
-  const factories = Object.entries(modules)
-    .map(([name, file]) => `${JSON.stringify(name)}: function (module, exports, require) {\n${fs.readFileSync(file, 'utf8')}\n}`)
-    .join(',\n')
+  const entry = path.join(appDir, 'preload-api.js')
+  const factories = []
+  const ids = new Map()
+  const add = (file) => {
+    if (ids.has(file)) return ids.get(file)
+    const id = ids.size
+    ids.set(file, id)
+    const source = fs.readFileSync(file, 'utf8')
+    const names = {}
+    for (const [, name] of source.matchAll(/require\('([^']+)'\)/g)) names[name] = add(resolve(name, file))
+    factories[id] = `${id}: { names: ${JSON.stringify(names)}, run: function (module, exports, require) {\n${source}\n} }`
+    return id
+  }
+  add(entry)
   return `(() => {
-    const factories = {${factories}}
+    const factories = {${factories.join(',\n')}}
     const cache = {}
-    const require = (name) => {
-      if (!cache[name]) {
+    const load = (id) => {
+      if (!cache[id]) {
         const module = { exports: {} }
-        cache[name] = module
-        factories[name](module, module.exports, require)
+        cache[id] = module
+        factories[id].run(module, module.exports, (name) => load(factories[id].names[name]))
       }
-      return cache[name].exports
+      return cache[id].exports
     }
     const listeners = new Map()
     window.__bridgeDeliver = (channel, args) => {
@@ -73,7 +86,7 @@ function preloadScript() {
     const contextBridge = {
       exposeInMainWorld: (key, api) => Object.defineProperty(window, key, { value: Object.freeze(api), enumerable: true }),
     }
-    require('./preload-api').exposeExampleApi(contextBridge, ipcRenderer)
+    load(0).exposeExampleApi(contextBridge, ipcRenderer)
   })()`
 }
 

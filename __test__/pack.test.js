@@ -91,6 +91,8 @@ test('npm pack gives the main and the platform package; the main one alone fails
     'mcp/stdio.js',
     'electron.js',
     'electron.d.ts',
+    'electron/sender-policy.js',
+    'electron/renderer-input.js',
     'cli.js',
     'package.json',
     'README.md',
