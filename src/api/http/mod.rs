@@ -1,18 +1,19 @@
 //! `FlaskApi` over HTTP: every response size-limited, time-limited and classified into the
 //! contract's error codes; nothing from a response body is ever copied into a message.
+//! Here the exchanges with each endpoint; `conversation.rs` holds a session's HTTP client,
+//! cookies and CSRF token, `failures.rs` how each failure is worded.
 
 use super::{
     parse_token_response, ApiFuture, ApiSession, AppRequest, AppResponse, Endpoint, FlaskApi,
     Reply, TokenAnswer, User, MAX_BODY_BYTES,
 };
-use crate::config::{check_transport, is_loopback, Config, Endpoints, ProxySetting};
-use crate::cookies::{CookieJar, StoredCookie};
+use crate::config::{Config, Endpoints, ProxySetting};
+use crate::cookies::StoredCookie;
 use crate::errors::{AuthError, ErrorCode, Result};
 use crate::jwks::{self, KeySet};
 use crate::secret::Secret;
-use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::header::{HeaderValue, AUTHORIZATION, SET_COOKIE};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,8 +22,10 @@ use std::time::Duration;
 use url::Url;
 use zeroize::Zeroizing;
 
-const MAX_REDIRECTS: usize = 5;
-const CSRF_HEADER: &str = "X-CSRF-Token";
+mod conversation;
+mod failures;
+
+use conversation::{credentials_of, http_client, Conversation};
 
 #[derive(Serialize)]
 struct LoginRequest<'a> {
@@ -48,99 +51,6 @@ fn login_body(email: &str, password: &Secret, remember: bool) -> Result<reqwest:
     Ok(reqwest::Body::from(bytes::Bytes::from_owner(buffer)))
 }
 
-/// One API session as the client holds it: its cookies, its CSRF token, and the HTTP client
-/// that sends them.
-struct Conversation {
-    /// Replaced whole by `setProxy()`; requests already sent finish on the one they began.
-    http: ArcSwap<reqwest::Client>,
-    cookies: Arc<CookieJar>,
-    csrf_token: Mutex<Option<Secret>>,
-}
-
-/// An HTTP client for the API at `base_url` that keeps its cookies in `cookies`, follows
-/// redirects on the API's origin only, and reaches it as `proxy` says, except that loopback
-/// is never proxied (an `http://127.0.0.1` login would otherwise cross the proxy in clear).
-fn http_client(
-    base_url: &Url,
-    connect_timeout: Duration,
-    cookies: Arc<CookieJar>,
-    proxy: &ProxySetting,
-) -> Result<reqwest::Client> {
-    let redirect_origin = base_url.origin();
-    let builder = reqwest::Client::builder()
-        .cookie_provider(cookies)
-        .connect_timeout(connect_timeout);
-    let builder = match proxy {
-        _ if is_loopback(base_url) => builder.no_proxy(),
-        // reqwest reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY itself.
-        ProxySetting::System => builder,
-        ProxySetting::Direct => builder.no_proxy(),
-        ProxySetting::Url(url) => builder.proxy(
-            reqwest::Proxy::all(url.as_str())
-                .map_err(|_| AuthError::config("the proxy URL cannot be used"))?,
-        ),
-    };
-    builder
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error("too many redirects")
-            } else if attempt.url().origin() == redirect_origin {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        }))
-        .user_agent(concat!("symbiote-auth/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|_| AuthError::internal("could not set up the HTTP client (TLS backend)"))
-}
-
-impl Conversation {
-    fn new(config: &Config) -> Result<Conversation> {
-        let cookies = Arc::new(CookieJar::new(&config.base_url));
-        let http = http_client(
-            &config.base_url,
-            config.request_timeout,
-            cookies.clone(),
-            &config.proxy,
-        )?;
-        Ok(Conversation {
-            http: ArcSwap::from_pointee(http),
-            cookies,
-            csrf_token: Mutex::new(None),
-        })
-    }
-
-    fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
-        let mut request = self
-            .http
-            .load()
-            .request(method.clone(), url.clone())
-            .header(ACCEPT, "application/json");
-        // Flask-WTF checks every method but the safe ones.
-        if !method.is_safe() {
-            if let Some(csrf) = self.csrf_token.lock().as_ref() {
-                if let Ok(mut value) = HeaderValue::from_str(csrf.expose()) {
-                    value.set_sensitive(true);
-                    request = request.header(CSRF_HEADER, value);
-                }
-            }
-        }
-        request
-    }
-
-    fn post_json(&self, url: &Url, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
-        self.request(Method::POST, url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body)
-    }
-
-    fn forget(&self) {
-        self.cookies.clear();
-        *self.csrf_token.lock() = None;
-    }
-}
-
 pub struct HttpApi {
     /// The signed-in session: every call but the sign-in.
     session: Conversation,
@@ -155,21 +65,6 @@ pub struct HttpApi {
     timeout: Duration,
     /// The user name and password of the proxy in use, never to appear in a message.
     proxy_credentials: Mutex<Vec<Secret>>,
-}
-
-/// The user name and password of a proxy URL, as written and percent-decoded.
-fn credentials_of(proxy: &ProxySetting) -> Vec<Secret> {
-    let ProxySetting::Url(url) = proxy else {
-        return Vec::new();
-    };
-    [url.username(), url.password().unwrap_or_default()]
-        .into_iter()
-        .filter(|part| !part.is_empty())
-        .flat_map(|part| {
-            let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
-            [Secret::new(part), Secret::new(decoded.into_owned())]
-        })
-        .collect()
 }
 
 impl HttpApi {
@@ -196,61 +91,6 @@ impl HttpApi {
         }
         *self.proxy_credentials.lock() = credentials_of(proxy);
         Ok(())
-    }
-
-    /// What a lower layer said about a failure, without the proxy's credentials in it.
-    fn scrubbed(&self, text: String) -> String {
-        self.proxy_credentials
-            .lock()
-            .iter()
-            .fold(text, |text, secret| {
-                text.replace(secret.expose(), "[redacted]")
-            })
-    }
-
-    fn origin_name(&self) -> String {
-        self.origin.ascii_serialization()
-    }
-
-    fn transport_error(&self, endpoint: Endpoint, err: reqwest::Error) -> AuthError {
-        let mut root: &dyn std::error::Error = &err;
-        while let Some(source) = root.source() {
-            root = source;
-        }
-        let code = if err.is_timeout() {
-            ErrorCode::Timeout
-        } else if err.is_redirect() {
-            ErrorCode::BadResponse
-        } else {
-            ErrorCode::Network
-        };
-        let what = match code {
-            ErrorCode::BadResponse => "redirected too many times",
-            _ if err.is_connect() => "could not connect",
-            _ if err.is_body() || err.is_decode() => "lost the connection while reading the answer",
-            _ => "failed",
-        };
-        let root = self.scrubbed(root.to_string());
-        AuthError::new(
-            code,
-            format!(
-                "the {} at {} {what} ({root}); check that the API is running and reachable",
-                endpoint.name(),
-                self.origin_name()
-            ),
-        )
-    }
-
-    fn timeout_error(&self, endpoint: Endpoint) -> AuthError {
-        AuthError::new(
-            ErrorCode::Timeout,
-            format!(
-                "the {} at {} did not answer within {} ms (requestTimeoutMs)",
-                endpoint.name(),
-                self.origin_name(),
-                self.timeout.as_millis()
-            ),
-        )
     }
 
     /// Sends one request and reads the whole answer within `requestTimeoutMs`.
@@ -307,25 +147,6 @@ impl HttpApi {
         Ok(reply)
     }
 
-    fn redirect_error(&self, endpoint: Endpoint, reply: &Reply) -> AuthError {
-        let target = reply
-            .headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|location| self.endpoints.login.join(location).ok());
-        if let Some(target) = &target {
-            if let Err(err) =
-                check_transport(target, &format!("a redirect from the {}", endpoint.name()))
-            {
-                return err;
-            }
-        }
-        AuthError::bad_response(format!(
-            "the {} redirected to another origin, which is not followed so credentials stay with the API; point baseUrl at the final address",
-            endpoint.name()
-        ))
-    }
-
     /// Sends a POST with a CSRF token for the session's whole life: one is fetched when there
     /// is none yet (the first login, after `restore()`), any newer one an answer carries
     /// replaces it (in `exchange`), and when the API refuses it (expired, or the session
@@ -345,46 +166,6 @@ impl HttpApi {
             return Ok(reply);
         }
         self.exchange(talk, endpoint, build()?).await
-    }
-
-    /// Errors every endpoint shares: 5xx, 429, and anything else unexpected. A `Retry-After`
-    /// on a 5xx or 429 is named in the message and carried on the error for the backoff.
-    fn unexpected_status(&self, endpoint: Endpoint, reply: &Reply) -> AuthError {
-        let status = reply.status.as_u16();
-        let what = if reply.status.is_server_error() {
-            format!("failed with HTTP {status}")
-        } else if status == 429 {
-            "is rate limiting this client".to_string()
-        } else {
-            return AuthError::bad_response(format!(
-                "the {} answered HTTP {status}, which the API contract does not describe",
-                endpoint.name()
-            ));
-        };
-        let retry_after = reply.retry_after();
-        let wait = retry_after
-            .map(|d| format!(" (Retry-After: {} s)", d.as_secs()))
-            .unwrap_or_default();
-        AuthError::new(
-            ErrorCode::Server,
-            format!("the {} {what}{wait}; try again later", endpoint.name()),
-        )
-        .with_retry_after(retry_after)
-    }
-
-    fn csrf_refused(&self, endpoint: Endpoint) -> AuthError {
-        let message = if self.endpoints.csrf.is_some() {
-            format!(
-                "the {} refused a freshly fetched CSRF token; check that paths.csrf names the endpoint whose token the API checks",
-                endpoint.name()
-            )
-        } else {
-            format!(
-                "the {} refused the request for a missing CSRF token; set paths.csrf to the API's CSRF endpoint (\"/api/login\" for Flask-Security)",
-                endpoint.name()
-            )
-        };
-        AuthError::new(ErrorCode::Csrf, message)
     }
 
     /// Fetches a new CSRF token from `paths.csrf`; false when none is configured.
