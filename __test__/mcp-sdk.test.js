@@ -265,7 +265,7 @@ test.describe('sdk 1.11.4 ignores the fetch option', () => {
     try {
       const ours = path.join(project, 'node_modules', 'symbiote-auth')
       fs.mkdirSync(ours, { recursive: true })
-      fs.copyFileSync(path.join(__dirname, '..', 'mcp.js'), path.join(ours, 'mcp.js'))
+      for (const file of ['mcp.js', 'errors.js']) fs.copyFileSync(path.join(__dirname, '..', file), path.join(ours, file))
       fs.cpSync(path.join(__dirname, '..', 'mcp'), path.join(ours, 'mcp'), { recursive: true })
       fs.writeFileSync(path.join(ours, 'package.json'), JSON.stringify({ name: 'symbiote-auth', exports: { './mcp': './mcp.js' } }))
       const scope = path.join(project, 'node_modules', '@modelcontextprotocol')

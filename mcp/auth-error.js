@@ -1,11 +1,12 @@
 'use strict'
-// The coded errors of symbiote-auth/mcp. Messages begin with their code, as the native
-// errors' do, so that a host re-wrapping an error by its message can still tell what it was.
+// The coded errors of symbiote-auth/mcp: AuthError (symbiote-auth/errors), whose message
+// begins with its code as the native errors' do, so that a host re-wrapping an error by its
+// message can still tell what it was.
+
+const { AuthError } = require('../errors.js')
 
 function authError(code, message) {
-  const error = new Error(`${code}: ${message}`)
-  error.code = code
-  return error
+  return new AuthError(code, message)
 }
 
 function configError(message) {
